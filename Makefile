@@ -1,0 +1,36 @@
+# make demo: set up, run every stage on the demo preset (2-core CPU), write the HTML report.
+# make test: set up, lint, check the DAG of every preset and of the cluster profile, run pytest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SNAKEMAKE := $(BIN)/snakemake
+# Reinstall only when the package definition changes.
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint dry-run
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+# Snakemake targets go before --configfile, which would read a following word as a file.
+demo: $(STAMP)
+	$(SNAKEMAKE) all --cores all --configfile config/demo.yaml
+	$(SNAKEMAKE) --configfile config/demo.yaml --report results/demo/report.html
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile rules
+	$(SNAKEMAKE) --lint
+
+dry-run: $(STAMP)
+	for preset in config smoke demo; do \
+		$(SNAKEMAKE) all -n --quiet rules --configfile config/$$preset.yaml || exit 1; \
+	done
+	$(SNAKEMAKE) all --profile slurm-gpu -n --quiet rules
+
+test: lint dry-run
+	$(BIN)/pytest

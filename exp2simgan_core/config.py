@@ -1,0 +1,122 @@
+"""Checks of the workflow configuration whose messages name the offending key.
+
+The Snakefile runs these before any job: ``check_config`` against ``config/schema.yaml`` (unknown
+keys, types, ranges), then ``check_consistency`` for what a JSON schema cannot express (a patch
+larger than a spectrum, two user spectra with one name, a user file that is missing or unreadable).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from exp2simgan_core.io import DataFileError, read_user_spectrum
+from exp2simgan_core.simulate import SimulationSettings
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message lists every problem, each with its key."""
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    """The JSON schema (YAML syntax) at ``path``."""
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def key_path(parts: Sequence[str | int]) -> str:
+    """Dotted key of a config entry, e.g. ``simulation.shard_size`` or ``user_spectra[0].path``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> list[str]:
+    """Messages for one schema violation; unknown keys get one message each, with a suggestion."""
+    where = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {}))
+        messages = []
+        for key in sorted(set(error.instance) - set(allowed)):
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            messages.append(f"{key_path([*where, key])}: unknown key; {hint}")
+        return messages
+    return [f"{key_path(where)}: {error.message}"]
+
+
+def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Every violation of ``schema`` by ``config``, one message per problem, sorted by key."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = validator_class(schema)
+    messages = [m for error in validator.iter_errors(config) for m in _describe(error)]
+    return sorted(messages)
+
+
+def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` naming each key of ``config`` that violates ``schema``."""
+    messages = config_errors(config, schema)
+    if messages:
+        raise ConfigError(_report(messages))
+
+
+def in_schema_order(config: Any, schema: Mapping[str, Any]) -> Any:
+    """``config`` with the keys of every mapping in the order of the schema's properties.
+
+    Snakemake compares rule parameters as written, so a config file that lists the same values in
+    another order would otherwise rerun every job that takes a config section as a parameter.
+    """
+    if isinstance(config, Mapping):
+        order = list(schema.get("properties", {}))
+        keys = sorted(config, key=lambda k: order.index(k) if k in order else len(order))
+        return {
+            k: in_schema_order(config[k], schema.get("properties", {}).get(k, {})) for k in keys
+        }
+    if isinstance(config, list):
+        return [in_schema_order(item, schema.get("items", {})) for item in config]
+    return config
+
+
+def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]) -> None:
+    """Raise ``ConfigError`` for valid-looking values that cannot work together.
+
+    ``config`` must have passed ``check_config``; ``spectrum_shape`` is the (rows, columns) of one
+    spectrum of the configured layout. Each user spectrum is loaded and checked here, so that a bad
+    file stops the run before hours of simulation.
+    """
+    messages = []
+    size = config["patches"]["size"]
+    if size > min(spectrum_shape):
+        messages.append(
+            f"patches.size: {size} is larger than a spectrum of this layout "
+            f"({spectrum_shape[0]} x {spectrum_shape[1]} pixels); use at most {min(spectrum_shape)}"
+        )
+    seen: set[str] = set()
+    for i, entry in enumerate(config["user_spectra"]):
+        if entry["name"] in seen:
+            messages.append(f"user_spectra[{i}].name: '{entry['name']}' is used twice")
+        seen.add(entry["name"])
+        try:
+            read_user_spectrum(entry["path"], spectrum_shape)
+        except DataFileError as err:
+            messages.append(f"user_spectra[{i}].path: {err}")
+    if messages:
+        raise ConfigError(_report(messages))
+
+
+def _report(messages: list[str]) -> str:
+    return "invalid configuration:\n" + "\n".join(f"  {m}" for m in messages)
+
+
+def spectrum_settings(config: Mapping[str, Any]) -> SimulationSettings:
+    """``SimulationSettings`` of ``config['simulation']['spectrum']``; errors name the key."""
+    try:
+        return SimulationSettings.from_config(config["simulation"]["spectrum"])
+    except ValueError as err:
+        raise ConfigError(_report([f"simulation.spectrum: {err}"])) from None

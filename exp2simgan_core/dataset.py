@@ -1,0 +1,251 @@
+"""Training data sets: merge simulation shards, split train/test, crop GAN patches.
+
+Files are HDF5 written by ``exp2simgan_core.io.write_h5``. A simulated file holds the paired
+datasets 'convolved' and 'unconvolved' (n, rows, cols) float32, NaN where uncovered, and 'params'
+(n, n_params) float64 in meV. Train and test files add 'label' (n,) int64, the index of the model
+class in their 'classes' attribute, and 'source_index' (n,) int64, the row in that class's file.
+
+Every random choice draws from ``numpy.random.SeedSequence(seed, spawn_key=(stream,))`` with one
+stream per stage, so the run's one seed fixes all of them and the stages stay independent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exp2simgan_core.io import (
+    DataFileError,
+    H5Data,
+    check_writable,
+    read_h5,
+    read_user_spectrum,
+    write_h5,
+)
+
+log = logging.getLogger(__name__)
+
+FILL_VALUE = 0.0  # what an uncovered (NaN) pixel becomes before it enters a network
+PAIRED_DATASETS = ("convolved", "unconvolved")
+PER_SHARD_ATTRS = ("shard", "n_rejected_unstable")  # attributes that differ between shards
+_SPLIT_STREAM = 1
+_PATCH_STREAM = 2
+
+
+def fill_masked(x: np.ndarray) -> np.ndarray:
+    """The project's one fill rule for uncovered pixels: NaN -> ``FILL_VALUE`` (0.0).
+
+    Zero is the value of no scattering and the value the community's 240 x 400 files use where
+    there is no detector. Every network input (GAN, classifier) goes through this function.
+    Returns a float32 copy of ``x`` (any shape).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(np.isnan(x), np.float32(FILL_VALUE), x)
+
+
+def stage_rng(seed: int, stream: int) -> np.random.Generator:
+    """Generator of one stage, independent of the others, fixed by the run's ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
+
+
+def shard_sizes(n_total: int, shard_size: int) -> list[int]:
+    """Spectra per simulation shard: full shards of ``shard_size``, the last one the remainder.
+
+    >>> shard_sizes(25, 10)
+    [10, 10, 5]
+    """
+    if n_total < 1 or shard_size < 1:
+        raise ValueError(f"n_total={n_total} and shard_size={shard_size} must both be >= 1")
+    n_shards = math.ceil(n_total / shard_size)
+    return [min(shard_size, n_total - i * shard_size) for i in range(n_shards)]
+
+
+def merge_shards(paths: Sequence[str | Path], out_path: str | Path) -> None:
+    """Concatenate the datasets of simulation shards of one class, in the order given.
+
+    Every shard must hold the same datasets (dtype and per-spectrum shape) and the same attributes
+    except ``PER_SHARD_ATTRS``; the merged file keeps the common attributes and lists the shards'
+    own under 'shards'. Raises ``DataFileError`` naming the first shard that disagrees.
+    """
+    check_writable(out_path)
+    if not paths:
+        raise ValueError("merge_shards needs at least one shard")
+    shards = [read_h5(p) for p in paths]
+    first = shards[0]
+    common = {k: v for k, v in first.attrs.items() if k not in PER_SHARD_ATTRS}
+    for shard in shards[1:]:
+        _check_same_layout(first, shard)
+        own = {k: v for k, v in shard.attrs.items() if k not in PER_SHARD_ATTRS}
+        if own != common:
+            differ = sorted(k for k in own.keys() | common.keys() if own.get(k) != common.get(k))
+            raise DataFileError(
+                f"{shard.path}: attribute(s) {', '.join(differ)} differ from {first.path}; "
+                "shards of one class must come from one configuration"
+            )
+    datasets = {name: np.concatenate([s.datasets[name] for s in shards]) for name in first.datasets}
+    attrs = {
+        **common,
+        "shards": [
+            {"file": s.path.name, "n": _n_rows(s)}
+            | {k: s.attrs[k] for k in PER_SHARD_ATTRS if k in s.attrs}
+            for s in shards
+        ],
+    }
+    write_h5(out_path, datasets, attrs)
+
+
+def _n_rows(data: H5Data) -> int:
+    return len(next(iter(data.datasets.values())))
+
+
+def _check_same_layout(first: H5Data, other: H5Data) -> None:
+    if set(other.datasets) != set(first.datasets):
+        raise DataFileError(
+            f"{other.path}: datasets {sorted(other.datasets)} differ from {sorted(first.datasets)} "
+            f"in {first.path}"
+        )
+    n = _n_rows(other)
+    for name, array in other.datasets.items():
+        ref = first.datasets[name]
+        if array.dtype != ref.dtype or array.shape[1:] != ref.shape[1:] or len(array) != n:
+            raise DataFileError(
+                f"{other.path}: dataset '{name}' is {array.dtype} {array.shape}, "
+                f"not {ref.dtype} (n, {', '.join(map(str, ref.shape[1:]))}) with n = {n}"
+            )
+
+
+def split_train_test(
+    in_paths: Sequence[str | Path],
+    train_path: str | Path,
+    test_path: str | Path,
+    test_fraction: float,
+    seed: int,
+) -> None:
+    """Split simulated spectra into train and test files, stratified by model class.
+
+    ``in_paths`` holds one merged file per model class (attribute 'model'); the class of
+    ``in_paths[i]`` gets label ``i``. In each class, ``round(test_fraction * n)`` spectra (at least
+    one, and at least one left for training) chosen by a seeded permutation go to the test file.
+    Rows keep their class order and, within a class, their original order. Attributes that agree
+    between classes are kept; the others (model, parameter names) go under 'per_class'.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction={test_fraction} must be in (0, 1)")
+    for out in (train_path, test_path):
+        check_writable(out)
+    classes = [read_h5(p, required=PAIRED_DATASETS) for p in in_paths]
+    names = []
+    for data in classes:
+        if "model" not in data.attrs:
+            raise DataFileError(f"{data.path}: no 'model' attribute naming its model class")
+        names.append(data.attrs["model"])
+    if len(set(names)) != len(names):
+        raise ValueError(f"split_train_test: model classes {names} repeat; give one file per class")
+    rng = stage_rng(seed, _SPLIT_STREAM)
+    parts: dict[str, list[dict[str, np.ndarray]]] = {"train": [], "test": []}
+    for label, data in enumerate(classes):
+        n = _n_rows(data)
+        if n < 2:
+            raise DataFileError(f"{data.path}: {n} spectrum; a class needs 2 to be split")
+        n_test = min(max(round(test_fraction * n), 1), n - 1)
+        order = rng.permutation(n)
+        chosen = {"test": np.sort(order[:n_test]), "train": np.sort(order[n_test:])}
+        for split, rows in chosen.items():
+            part = {name: array[rows] for name, array in data.datasets.items()}
+            part["label"] = np.full(len(rows), label, dtype=np.int64)
+            part["source_index"] = rows.astype(np.int64)
+            parts[split].append(part)
+    attrs = _class_attrs(classes)
+    attrs.update(classes=names, seed=seed, test_fraction=test_fraction)
+    for split, path in (("train", train_path), ("test", test_path)):
+        datasets = {
+            name: np.concatenate([p[name] for p in parts[split]]) for name in parts[split][0]
+        }
+        write_h5(path, datasets, {**attrs, "split": split})
+
+
+def _class_attrs(classes: Sequence[H5Data]) -> dict[str, Any]:
+    """Attributes common to all classes, plus 'per_class' {model: the attributes that differ}."""
+    keys = set().union(*(c.attrs for c in classes)) - {"code_version"}
+    common = {
+        k for k in keys if all(k in c.attrs and c.attrs[k] == classes[0].attrs[k] for c in classes)
+    }
+    attrs = {k: classes[0].attrs[k] for k in common}
+    attrs["per_class"] = {
+        c.attrs["model"]: {k: c.attrs[k] for k in sorted(keys - common) if k in c.attrs}
+        for c in classes
+    }
+    return attrs
+
+
+def extract_patches(
+    train_path: str | Path, out_path: str | Path, n_patches: int, size: int, seed: int
+) -> None:
+    """Random aligned square crops of the paired training spectra, for GAN training.
+
+    Each patch takes a training spectrum and a position uniformly at random and crops the same
+    ``size`` x ``size`` window from its 'convolved' and 'unconvolved' images. Writes
+    'convolved', 'unconvolved' (n_patches, size, size) float32 after ``fill_masked``; 'covered'
+    (n_patches, size, size) bool, True where both inputs had data; 'source_index' (n_patches,)
+    int64, the row in the training file; 'origin' (n_patches, 2) int64, the (row, col) of the
+    window's top-left pixel; 'label' (n_patches,) int64, the model class.
+    """
+    if n_patches < 1:
+        raise ValueError(f"n_patches={n_patches} must be >= 1")
+    check_writable(out_path)
+    train = read_h5(train_path, required=(*PAIRED_DATASETS, "label"))
+    convolved, unconvolved = (train.datasets[name] for name in PAIRED_DATASETS)
+    n, rows, cols = convolved.shape
+    if not 1 <= size <= min(rows, cols):
+        raise ValueError(f"patch size {size} does not fit spectra of {rows} x {cols} pixels")
+    rng = stage_rng(seed, _PATCH_STREAM)
+    index = rng.integers(0, n, size=n_patches)
+    origin = np.stack(
+        [
+            rng.integers(0, rows - size + 1, size=n_patches),
+            rng.integers(0, cols - size + 1, size=n_patches),
+        ],
+        axis=1,
+    )
+    windows = [
+        (i, np.s_[r : r + size], np.s_[c : c + size])
+        for i, (r, c) in zip(index, origin, strict=True)
+    ]
+    conv = np.stack([convolved[i, r, c] for i, r, c in windows])  # (n_patches, size, size)
+    unconv = np.stack([unconvolved[i, r, c] for i, r, c in windows])
+    datasets = {
+        "convolved": fill_masked(conv),
+        "unconvolved": fill_masked(unconv),
+        "covered": ~(np.isnan(conv) | np.isnan(unconv)),
+        "source_index": index.astype(np.int64),
+        "origin": origin.astype(np.int64),
+        "label": train.datasets["label"][index],
+    }
+    attrs = {k: train.attrs[k] for k in ("classes", "settings") if k in train.attrs}
+    attrs.update(
+        source=str(train_path),
+        size=size,
+        seed=seed,
+        fill_rule=f"NaN -> {FILL_VALUE} (exp2simgan_core.dataset.fill_masked)",
+    )
+    write_h5(out_path, datasets, attrs)
+    log.info("%d patches of %d x %d from %d spectra", n_patches, size, size, n)
+
+
+def import_user_spectrum(
+    path: str | Path, name: str, shape: tuple[int, int], out_path: str | Path
+) -> None:
+    """Check a user's measured spectrum and store it like a reference set.
+
+    Writes 'spectra' (1, rows, cols) float32, NaN where uncovered (see ``read_user_spectrum``),
+    with attributes kind 'user', ``name`` and the absolute source path.
+    """
+    check_writable(out_path)
+    spectrum = read_user_spectrum(path, shape)
+    attrs = {"kind": "user", "name": name, "source": str(Path(path).resolve())}
+    write_h5(out_path, {"spectra": spectrum[np.newaxis]}, attrs)

@@ -1,0 +1,268 @@
+"""HDF5 files of the project and users' measured spectra.
+
+Every data file of the workflow is HDF5 written by ``write_h5``: named numeric datasets plus
+attributes carrying provenance (settings, seed, model, ``code_version``). Spectrum datasets,
+recognised by name (``SPECTRUM_DATASETS``), are float32 images (n, rows, cols) or volumes
+(n, H, K, E) in arbitrary intensity units, NaN where the instrument has no detector coverage.
+
+Example::
+
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.h5")
+    >>> write_h5(path, {"spectra": np.zeros((1, 4, 6), np.float32)}, {"kind": "demo"})
+    >>> read_h5(path, required=["spectra"], trailing_shape=(4, 6)).attrs["kind"]
+    'demo'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+import exp2simgan_core
+
+log = logging.getLogger(__name__)
+
+SPECTRUM_DATASETS = (
+    "spectra",
+    "convolved",
+    "unconvolved",
+)  # float32, (n, rows, cols) or (n, H, K, E), NaN = uncovered
+JSON_ATTRS = "json_attrs"  # attribute listing the attributes stored as JSON strings
+NEGATIVE_TOLERANCE = 0.05  # user spectra: negatives down to this fraction of the maximum are noise
+USER_FORMATS = (
+    ".npy (an array in this run's layout) or .h5/.hdf5 (a project file, dataset 'spectra')"
+)
+
+
+class DataFileError(ValueError):
+    """A data file is missing, unreadable or does not hold what it should; the message names it."""
+
+
+@dataclass(frozen=True)
+class H5Data:
+    """Contents of one HDF5 file: its datasets as arrays and its attributes (JSON decoded)."""
+
+    path: Path
+    datasets: dict[str, np.ndarray]
+    attrs: dict[str, Any]
+
+
+def check_writable(path: str | Path) -> Path:
+    """Create the parent folder of ``path`` if needed; raise ``OSError`` naming it if unwritable.
+
+    Call it before expensive work whose result goes to ``path``.
+    """
+    path = Path(path)
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot write {path}: cannot create its folder ({err})") from None
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: folder {parent} is not writable")
+    return path
+
+
+def _attr_value(value: Any) -> Any:
+    """Attribute as h5py stores it; containers, None and bools become JSON strings."""
+    if isinstance(value, Mapping | list | tuple | bool) or value is None:
+        return json.dumps(value, default=_json_default)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"attribute value {value!r} of type {type(value).__name__} is not storable")
+
+
+def write_h5(
+    path: str | Path, datasets: Mapping[str, np.ndarray], attrs: Mapping[str, Any]
+) -> None:
+    """Write ``datasets`` and ``attrs`` to ``path`` atomically, adding ``code_version``.
+
+    The file is written under a temporary name in the same folder and renamed at the end, so a
+    killed job never leaves a partial file under the final name. Attributes that are dicts, lists,
+    tuples, bools or None are stored as JSON strings (``read_h5`` decodes them). Arrays are stored
+    with gzip compression, spectra chunked one per chunk.
+    """
+    path = check_writable(path)
+    if JSON_ATTRS in attrs:
+        raise ValueError(f"'{JSON_ATTRS}' is a reserved attribute name")
+    for name, array in datasets.items():
+        if np.asarray(array).dtype.kind not in "biuf":
+            raise TypeError(
+                f"dataset '{name}' for {path}: dtype {np.asarray(array).dtype} is not numeric"
+            )
+    full_attrs = {**attrs, "code_version": exp2simgan_core.__version__}
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with h5py.File(tmp, "x") as f:
+            for name, array in datasets.items():
+                array = np.asarray(array)
+                options = {}
+                if array.size and array.ndim:
+                    options = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+                    if name in SPECTRUM_DATASETS and array.ndim in (3, 4):
+                        options["chunks"] = (1, *array.shape[1:])
+                f.create_dataset(name, data=array, **options)
+            json_names = []
+            for key, value in full_attrs.items():
+                stored = _attr_value(value)
+                if stored is not value:
+                    json_names.append(key)
+                f.attrs[key] = stored
+            f.attrs[JSON_ATTRS] = json.dumps(json_names)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %s (%s)", path, ", ".join(f"{k} {np.shape(v)}" for k, v in datasets.items()))
+
+
+def _read_attrs(f: h5py.File) -> dict[str, Any]:
+    json_names = set(json.loads(f.attrs.get(JSON_ATTRS, "[]")))
+    attrs = {}
+    for key, value in f.attrs.items():
+        if key == JSON_ATTRS:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        attrs[key] = json.loads(value) if key in json_names else value
+    return attrs
+
+
+def read_h5(
+    path: str | Path,
+    required: Iterable[str] = (),
+    trailing_shape: tuple[int, ...] | None = None,
+) -> H5Data:
+    """Read every dataset and attribute of ``path``, checking what the caller relies on.
+
+    Raises ``DataFileError`` naming the file if it is missing, not HDF5 (or truncated), lacks a
+    dataset of ``required``, or holds a spectrum dataset (``SPECTRUM_DATASETS``) that is not float32
+    of shape (n, *trailing_shape).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            datasets = {name: f[name][()] for name in f if isinstance(f[name], h5py.Dataset)}
+            attrs = _read_attrs(f)
+    except (OSError, RuntimeError, KeyError) as err:
+        raise DataFileError(
+            f"{path}: not a readable HDF5 file (truncated or another format): {err}"
+        ) from None
+    missing = [name for name in required if name not in datasets]
+    if missing:
+        raise DataFileError(
+            f"{path}: missing dataset(s) {', '.join(missing)} "
+            f"(it has: {', '.join(sorted(datasets)) or 'none'})"
+        )
+    for name in SPECTRUM_DATASETS:
+        if name in datasets:
+            _check_spectra(path, name, datasets[name], trailing_shape)
+    return H5Data(path=path, datasets=datasets, attrs=attrs)
+
+
+def _check_spectra(path: Path, name: str, array: np.ndarray, shape: tuple[int, ...] | None) -> None:
+    if array.dtype != np.float32:
+        raise DataFileError(
+            f"{path}: dataset '{name}' has dtype {array.dtype}; spectra must be float32"
+        )
+    if array.ndim not in (3, 4):
+        raise DataFileError(
+            f"{path}: dataset '{name}' has shape {array.shape}; spectra must be images "
+            "(n, rows, cols) or volumes (n, H, K, E)"
+        )
+    if shape is not None and array.shape[1:] != tuple(shape):
+        raise DataFileError(
+            f"{path}: dataset '{name}' holds spectra of shape {array.shape[1:]}, "
+            f"expected {tuple(shape)}"
+        )
+
+
+def read_user_spectrum(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """A user's measured spectrum as float32 (rows, cols), NaN where uncovered.
+
+    Accepts a ``.npy`` array in the community layout (the paper's is 240 x 400: rows Ei ascending,
+    columns energy bins ascending, each panel (H, K)), or a project HDF5 file whose 'spectra'
+    dataset holds one spectrum. Uncovered pixels are NaN; an array without any NaN follows the
+    community convention of 0 where uncovered, and its zeros become NaN (a zero-intensity covered
+    pixel is then indistinguishable from an uncovered one, which the fill rule treats alike).
+    Negative intensities down to ``NEGATIVE_TOLERANCE`` times the maximum are background-subtraction
+    noise and are clipped to 0; anything more negative, Inf, a wrong shape or a spectrum without
+    positive intensity raises ``DataFileError`` saying what to fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
+    elif suffix in (".h5", ".hdf5"):
+        spectra = read_h5(path, required=["spectra"], trailing_shape=shape).datasets["spectra"]
+        if len(spectra) != 1:
+            raise DataFileError(
+                f"{path}: 'spectra' holds {len(spectra)} spectra; give one per user_spectra entry"
+            )
+        array = spectra[0]
+    else:
+        raise DataFileError(
+            f"{path}: unsupported file type '{suffix}'; give {USER_FORMATS}. Images such as PNG "
+            "hold 8-bit rescaled intensities and cannot be used"
+        )
+    return _clean_user_array(path, array, shape)
+
+
+def _clean_user_array(path: Path, array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if array.dtype.kind not in "iuf":
+        raise DataFileError(f"{path}: dtype {array.dtype} is not a real number type")
+    if array.shape != tuple(shape):
+        raise DataFileError(
+            f"{path}: shape {array.shape}, expected {tuple(shape)} (rows: one block per incident "
+            "energy; columns: one block per energy bin) for the layout of this run"
+        )
+    x = array.astype(np.float32)
+    if np.isinf(x).any():
+        raise DataFileError(f"{path}: {int(np.isinf(x).sum())} pixels are infinite")
+    if not np.isnan(x).any():
+        x[x == 0] = np.nan
+    if np.isnan(x).all():
+        raise DataFileError(f"{path}: every pixel is 0 or NaN (no covered pixel)")
+    peak = np.nanmax(x)
+    if peak <= 0:
+        raise DataFileError(f"{path}: no positive intensity (maximum {peak:g})")
+    low = np.nanmin(x)
+    if low < -NEGATIVE_TOLERANCE * peak:
+        raise DataFileError(
+            f"{path}: intensities down to {low:g}, below -{NEGATIVE_TOLERANCE:g} x the maximum "
+            f"{peak:g}; subtract the background so that intensities are >= 0 (small negative "
+            "noise is accepted and clipped to 0)"
+        )
+    n_negative = int((x < 0).sum())
+    if n_negative:
+        log.info("%s: clipped %d small negative intensities to 0", path, n_negative)
+        x[x < 0] = 0.0
+    return x

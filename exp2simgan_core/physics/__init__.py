@@ -1,0 +1,1 @@
+"""Spin-wave physics, MAPS instrument model and INS spectrum representations."""

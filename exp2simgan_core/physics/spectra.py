@@ -1,0 +1,301 @@
+"""Unconvolved and resolution-convolved INS spectra in the 2D image and 3D volume layouts.
+
+Intensity unit: S_perp per magnetic site per meV (times |<j0>|^2, twin-averaged), i.e. the spectral
+weight in an energy bin divided by the bin width, so convolved and unconvolved spectra share a scale.
+
+* Unconvolved: at each pixel centre (H, K), the modes whose energy falls inside the bin.
+* Convolved: each mode broadened by the MAPS energy resolution (Gaussian, ``resins``), integrated
+  over the energy bin, evaluated on a sub-pixel grid (``oversample`` x ``oversample`` points per
+  pixel plus a margin), blurred by the in-plane Gaussian Q resolution and averaged over the pixel.
+* In both, L follows the MAPS kinematics at the mode energy (c along the beam), so L moves inside an
+  energy bin. The bilayers are magnetically isolated, so one diagonalisation per in-plane point
+  serves every L: the L dependence is the phase exp(-i Q_z z_i) per site (see :mod:`lswt`).
+* Conventions: ``physical`` (default) averages two domains rotated by a proper 90 degrees about c,
+  with kinematic L. ``horace`` reproduces the authors' MATLAB pipeline: twin 2 evaluated at (K, H, 0)
+  with the correlations rotated by rotc = [0 1 0; 1 0 0; 0 0 0] (every c component dropped), and L = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from scipy.special import ndtr
+
+from .formfactor import j0
+from .instrument import (
+    TOBYFIT_ENERGY_WIDTH_FACTOR,
+    EnergyResolution,
+    kinematic_qz,
+    q_resolution_sigma_rlu,
+)
+from .layout import Layout2D, Layout3D
+from .lswt import SpinSystem, colpa, hamiltonian, quadratic_form, spectral_amplitudes
+from .models import ModelSpec
+
+CONVENTIONS = ("physical", "horace")
+ZERO_MODE_MEV = 0.01  # modes below this are Goldstone/Bragg points: their weight is elastic
+CHUNK = 2048  # wavevectors per batched diagonalisation
+_ROT90 = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+_ROTC_HORACE = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class SpectrumSettings:
+    """How spectra are computed (the physics is fixed by the model)."""
+
+    layout: Layout2D | Layout3D = Layout2D()
+    convention: str = "physical"  # physical | horace
+    oversample: int = 3  # odd number of sub-pixel samples per axis in the convolution
+    energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma
+    q_resolution: bool = True  # apply the in-plane Gaussian Q resolution
+
+    def __post_init__(self) -> None:
+        if self.convention not in CONVENTIONS:
+            raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
+        if self.oversample < 1 or self.oversample % 2 == 0:
+            raise ValueError(f"oversample must be an odd integer >= 1, got {self.oversample}")
+        if not self.energy_width_factor > 0:
+            raise ValueError(f"energy_width_factor must be > 0, got {self.energy_width_factor}")
+
+
+@dataclass(frozen=True)
+class Twin:
+    """One domain: weight, lab -> crystal map of in-plane Cartesian Q, crystal -> lab amplitudes."""
+
+    weight: float
+    to_crystal: np.ndarray  # (2, 2)
+    amplitude_to_lab: np.ndarray  # (3, 3)
+    kinematic_l: bool
+
+
+def twins(model: ModelSpec, convention: str) -> tuple[Twin, ...]:
+    use_l = convention == "physical"
+    first = Twin(1.0, np.eye(2), np.eye(3), use_l)
+    if not model.twinned:
+        return (first,)
+    a, b = model.lattice_ab
+    if convention == "physical":
+        second = Twin(0.5, _ROT90[:2, :2].T, _ROT90, True)
+    else:  # crystal (K, H) in r.l.u. from lab (H, K)
+        second = Twin(0.5, np.array([[0.0, b / a], [a / b, 0.0]]), _ROTC_HORACE, False)
+    return (Twin(0.5, first.to_crystal, first.amplitude_to_lab, use_l), second)
+
+
+@dataclass(frozen=True)
+class FineGrid:
+    """Sub-pixel sampling of the (H, K) plane: n_pix * oversample + 2 * margin points per axis."""
+
+    centres: np.ndarray  # pixel centres, r.l.u.
+    oversample: int
+    margin: int
+
+    @property
+    def step(self) -> float:
+        return float(self.centres[1] - self.centres[0]) / self.oversample
+
+    @property
+    def points(self) -> np.ndarray:
+        o, m = self.oversample, self.margin
+        n = len(self.centres) * o + 2 * m
+        return self.centres[0] - ((o - 1) / 2 + m) * self.step + self.step * np.arange(n)
+
+    @property
+    def centre_index(self) -> np.ndarray:
+        return self.margin + self.oversample * np.arange(len(self.centres)) + self.oversample // 2
+
+    def block_average(self, fine: np.ndarray) -> np.ndarray:
+        """(nf, nf, ...) -> (n_pix, n_pix, ...): mean over each pixel's sub-samples."""
+        o, m, n = self.oversample, self.margin, len(self.centres)
+        core = fine[m : m + n * o, m : m + n * o]
+        return core.reshape(n, o, n, o, *fine.shape[2:]).mean(axis=(1, 3))
+
+
+@dataclass(frozen=True)
+class ModeField:
+    """Spin waves of one twin on the fine grid, amplitudes summed per (layer z, ion) group."""
+
+    omega: np.ndarray  # (nf*nf, n_modes) meV
+    amplitudes: np.ndarray  # (nf*nf, n_modes, n_groups, 3) complex, crystal frame
+    group_z: np.ndarray  # (n_groups,) Angstrom
+    group_ions: tuple[str, ...]
+    q_lab: np.ndarray  # (nf*nf, 2) in-plane lab Q, 1/Angstrom
+    n_sites: int
+
+
+def mode_field(system: SpinSystem, twin: Twin, q_lab: np.ndarray) -> ModeField:
+    """Diagonalise at the crystal wavevectors of ``twin`` (k_z = 0) for lab in-plane ``q_lab``."""
+    if not system.z_isolated():
+        raise ValueError("the L shortcut needs bonds that stay inside one cell along c")
+    keys = sorted({(round(z, 6), ion) for z, ion in zip(system.positions[:, 2], system.ions)})
+    member = np.array(
+        [[(round(z, 6), ion) == key for z, ion in zip(system.positions[:, 2], system.ions)]
+         for key in keys], dtype=float)  # fmt: skip
+    form = quadratic_form(system)
+    k_crys = np.zeros((len(q_lab), 3))
+    k_crys[:, :2] = q_lab @ twin.to_crystal.T
+    omegas, amps = [], []
+    for start in range(0, len(q_lab), CHUNK):
+        omega, t = colpa(hamiltonian(form, k_crys[start : start + CHUNK]))
+        amp = spectral_amplitudes(form, t)  # (nq, modes, sites, 3)
+        omegas.append(omega)
+        amps.append(np.einsum("qmsa,gs->qmga", amp, member).astype(np.complex64))
+    return ModeField(
+        omega=np.concatenate(omegas),
+        amplitudes=np.concatenate(amps),
+        group_z=np.array([k[0] for k in keys]),
+        group_ions=tuple(k[1] for k in keys),
+        q_lab=q_lab,
+        n_sites=system.n_sites,
+    )
+
+
+def mode_intensities(
+    field: ModeField, twin: Twin, ei_mev: float, energy_mev: np.ndarray | None = None
+) -> np.ndarray:
+    """S_perp per site of every mode at its kinematic Q for this Ei, shape (nq, n_modes).
+
+    L follows the kinematics at the mode energy, or at ``energy_mev`` (nq,) when given.
+    """
+    qx = np.broadcast_to(field.q_lab[:, :1], field.omega.shape)
+    qy = np.broadcast_to(field.q_lab[:, 1:], field.omega.shape)
+    q_in = np.hypot(qx, qy)
+    if twin.kinematic_l:
+        energy = field.omega if energy_mev is None else energy_mev[:, None]
+        qz = kinematic_qz(ei_mev, energy, q_in)  # NaN where kinematically forbidden
+    else:
+        qz = np.zeros_like(q_in)
+    allowed = np.isfinite(qz)
+    qz = np.where(allowed, qz, 0.0)
+    q_vec = np.stack([qx, qy, qz], axis=-1)
+    q_norm = np.linalg.norm(q_vec, axis=-1)
+    q_hat = q_vec / np.maximum(q_norm, 1e-12)[..., None]
+    weight = np.stack([j0(ion, q_norm) for ion in field.group_ions], axis=-1)  # (nq, m, g)
+    phase = np.exp(-1j * qz[..., None] * field.group_z)
+    amp = np.einsum("qmg,qmga->qma", weight * phase, field.amplitudes) @ twin.amplitude_to_lab.T
+    total = np.sum(np.abs(amp) ** 2, axis=-1)
+    along = np.abs(np.sum(q_hat * amp, axis=-1)) ** 2
+    intensity = (total - along) / field.n_sites
+    valid = allowed & (field.omega > ZERO_MODE_MEV)
+    return np.where(valid, intensity, 0.0)
+
+
+def sub_cell_spread(omega: np.ndarray, n_fine: int) -> np.ndarray:
+    """Standard deviation of each mode energy over its sub-pixel cell, meV, shape of ``omega``.
+
+    Adaptive broadening (as in Euphonic's density of states): with the mode energy linear across a
+    cell of one fine step, its values there are spread with variance (d_h^2 + d_k^2) / 12, where
+    d_h, d_k are the energy differences between neighbouring fine points. Adding this to the
+    resolution variance integrates sharp dispersions over the pixel area without more samples.
+    """
+    grid = omega.reshape(n_fine, n_fine, -1)
+    d_h, d_k = np.gradient(grid, axis=(0, 1))
+    return np.sqrt((d_h**2 + d_k**2) / 12.0).reshape(omega.shape)
+
+
+def _binned(omega, intensity, edges) -> np.ndarray:
+    """Sharp binning: (nq, n_modes) -> (nq, n_bins), weight per meV."""
+    idx = np.searchsorted(edges, omega, side="right") - 1
+    out = np.zeros((omega.shape[0], len(edges) - 1))
+    inside = (idx >= 0) & (idx < len(edges) - 1)
+    rows = np.broadcast_to(np.arange(omega.shape[0])[:, None], omega.shape)
+    np.add.at(out, (rows[inside], idx[inside]), intensity[inside])
+    return out / np.diff(edges)
+
+
+def _broadened(omega, intensity, edges, sigma) -> np.ndarray:
+    """Gaussian-broadened modes integrated over each bin: (nq, n_modes) -> (nq, n_bins), per meV."""
+    cdf = ndtr((edges[None, None, :] - omega[..., None]) / sigma[..., None])
+    weights = np.diff(cdf, axis=-1) / np.diff(edges)
+    return np.einsum("qm,qmb->qb", intensity, weights)
+
+
+class SpectrumCalculator:
+    """Computes (unconvolved, convolved) spectrum pairs of one model in one layout."""
+
+    def __init__(self, model: ModelSpec, settings: SpectrumSettings, uncovered=None):
+        self.model, self.settings = model, settings
+        layout = settings.layout
+        self.blocks = _energy_blocks(layout)
+        self.twins = twins(model, settings.convention)
+        width = layout.pixel_width
+        step = width / settings.oversample
+        sig_max = max(max(q_resolution_sigma_rlu(ei)) for ei, _, _ in self.blocks)
+        margin = int(np.ceil(3.0 * sig_max / step)) if settings.q_resolution else 0
+        self.grid = FineGrid(layout.hk_centres(), settings.oversample, margin)
+        pts = self.grid.points
+        h, k = np.meshgrid(pts, pts, indexing="ij")  # rows H, columns K
+        a, b = model.lattice_ab
+        self.q_lab = np.stack([2 * np.pi * h.ravel() / a, 2 * np.pi * k.ravel() / b], axis=1)
+        self.uncovered = uncovered
+        self._sigma_tables = {
+            (ei, hz): _sigma_table(ei, hz, settings.energy_width_factor)
+            for ei, hz, _ in self.blocks
+        }
+
+    def fields(self, system: SpinSystem) -> list[ModeField]:
+        return [mode_field(system, twin, self.q_lab) for twin in self.twins]
+
+    def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
+        """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
+
+        Raises :class:`~exp2simgan_core.physics.lswt.UnstableStructureError` for unstable draws.
+        """
+        system = self.model.build(self.model.check_params(params))
+        fields = self.fields(system)
+        nf = len(self.grid.points)
+        centre = self.grid.centre_index
+        spread = {id(f): sub_cell_spread(f.omega, nf) for f in fields}
+        unconv, conv = [], []
+        for ei, hz, edges in self.blocks:
+            sharp = np.zeros((len(centre), len(centre), len(edges) - 1))
+            smooth = np.zeros((nf * nf, len(edges) - 1))
+            table = self._sigma_tables[(ei, hz)]
+            for field, twin in zip(fields, self.twins):
+                inten = twin.weight * mode_intensities(field, twin, ei)
+                shape = (nf, nf) + inten.shape[1:]
+                om_c = field.omega.reshape(shape)[np.ix_(centre, centre)]
+                in_c = inten.reshape(shape)[np.ix_(centre, centre)]
+                sharp += _binned(om_c.reshape(-1, om_c.shape[-1]), in_c.reshape(om_c.shape[0] ** 2, -1),
+                                 edges).reshape(sharp.shape)  # fmt: skip
+                sigma = np.hypot(np.interp(field.omega, *table), spread[id(field)])
+                smooth += _broadened(field.omega, inten, edges, sigma)
+            unconv.append(sharp)
+            conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
+        return self._finish(unconv), self._finish(conv)
+
+    def _resolve_q(self, fine: np.ndarray, ei: float) -> np.ndarray:
+        if self.settings.q_resolution:
+            sig_h, sig_k = q_resolution_sigma_rlu(ei)
+            step = self.grid.step
+            fine = gaussian_filter(fine, sigma=(sig_h / step, sig_k / step, 0), mode="nearest")
+        return self.grid.block_average(fine)
+
+    def _finish(self, blocks: list[np.ndarray]) -> np.ndarray:
+        """Per-Ei (n_pix, n_pix, n_bins) blocks -> layout array, masked."""
+        layout = self.settings.layout
+        if isinstance(layout, Layout3D):
+            out = blocks[0]
+        else:
+            out = layout.assemble(np.stack(blocks).transpose(0, 3, 1, 2))
+        out = out.astype(np.float32)
+        if self.uncovered is not None:
+            out[self.uncovered] = np.nan
+        return out
+
+
+def _energy_blocks(layout) -> list[tuple[float, float, np.ndarray]]:
+    """(Ei, chopper frequency, bin edges) for each incident energy of the layout."""
+    if isinstance(layout, Layout3D):
+        return [(float(layout.ei_mev), float(layout.chopper_hz), layout.ebin_edges())]
+    return [
+        (float(ei), float(hz), layout.ebin_edges(ei))
+        for ei, hz in zip(layout.ei_mev, layout.chopper_hz)
+    ]
+
+
+def _sigma_table(ei: float, hz: float, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Energy-resolution sigma (meV) tabulated on 0..0.98 Ei for fast interpolation."""
+    energies = np.linspace(0.0, 0.98 * ei, 99)
+    return energies, EnergyResolution(ei, hz, factor).sigma_mev(energies)

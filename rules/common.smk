@@ -1,0 +1,43 @@
+"""Names, sizes and paths shared by the rule files (the Snakefile has validated the config)."""
+
+from exp2simgan_core.dataset import shard_sizes
+from exp2simgan_core.simulate import MODEL_CLASSES
+
+REFERENCE_SIZES = {
+    "experiment": config["simulation"]["n_experiment"],
+    "negative_control": config["simulation"]["n_negative_control"],
+    "rb2mnf4": config["simulation"]["n_rb2mnf4"],
+}
+SHARD_SIZES = shard_sizes(config["simulation"]["n_per_model"], config["simulation"]["shard_size"])
+USER_SPECTRA = {entry["name"]: entry["path"] for entry in config["user_spectra"]}
+
+# Memory of the jobs that hold whole data sets: the arrays (MB) three times over (inputs, the
+# concatenated or indexed copy, write buffers) plus the interpreter and libraries.
+PAIR_MB = 8 * SETTINGS.layout.shape[0] * SETTINGS.layout.shape[1] / 1e6  # two float32 spectra
+CLASS_MB = config["simulation"]["n_per_model"] * PAIR_MB
+PATCH_MB = 9 * config["patches"]["size"] ** 2 / 1e6  # two float32 crops and a bool mask
+SIMULATION_MEM_MB = 2000
+
+
+def data_mem_mb(data_mb):
+    return int(1000 + 3 * data_mb)
+
+
+TRAIN = f"{DATA}/train.h5"
+TEST = f"{DATA}/test.h5"
+
+
+wildcard_constraints:
+    model="|".join(MODEL_CLASSES),
+    kind="|".join(REFERENCE_SIZES),
+    shard=r"\d{4}",
+    name=r"[A-Za-z0-9_-]+",
+
+
+def shard_files(wildcards):
+    """The simulation shards of one model class, in shard order."""
+    return expand(
+        f"{DATA}/shards/{{model}}/shard_{{shard:04d}}.h5",
+        model=wildcards.model,
+        shard=range(len(SHARD_SIZES)),
+    )

@@ -1,0 +1,159 @@
+"""The configuration schema, the presets, and the messages that name a bad key."""
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from exp2simgan_core.config import (
+    ConfigError,
+    check_config,
+    check_consistency,
+    config_errors,
+    in_schema_order,
+    load_schema,
+    spectrum_settings,
+)
+from exp2simgan_core.simulate import SimulationSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "config" / "schema.yaml"
+PRESETS = ("config", "demo", "smoke")
+
+
+def preset(name):
+    with open(ROOT / "config" / f"{name}.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def with_defaults(config):
+    config = copy.deepcopy(config)
+    validate(config, str(SCHEMA))
+    return config
+
+
+def errors(config):
+    return config_errors(config, load_schema(SCHEMA))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_are_valid_and_build_settings(name):
+    config = with_defaults(preset(name))
+    assert errors(config) == []
+    settings = spectrum_settings(config)
+    assert settings.layout.shape[0] >= config["patches"]["size"]
+    assert config["preset"] == ("paper" if name == "config" else name)
+
+
+def test_paper_preset_is_the_schema_defaults_and_the_code_defaults():
+    defaults = with_defaults({})
+    assert with_defaults(preset("config")) == defaults
+    assert spectrum_settings(defaults) == SimulationSettings()
+    assert spectrum_settings(defaults).layout.shape == (240, 400)
+
+
+def test_every_schema_entry_is_described_typed_and_defaulted():
+    def walk(node, where):
+        assert "description" in node, f"{where}: no description"
+        assert "type" in node, f"{where}: no type"
+        if node["type"] == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{where}: accepts unknown keys"
+            for key, child in node["properties"].items():
+                walk(child, f"{where}.{key}")
+        if node["type"] == "array" and node["items"].get("type") == "object":
+            walk({"description": "item", **node["items"]}, f"{where}[]")
+
+    schema = load_schema(SCHEMA)
+    walk(schema, "config")
+    for key, child in schema["properties"].items():
+        assert "default" in child, f"{key}: no default"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["simulation"].update(n_per_modle=3),
+            "simulation.n_per_modle: unknown key; did you mean 'n_per_model'?",
+        ),
+        (lambda c: c.update(sead=1), "sead: unknown key; did you mean 'seed'?"),
+        (
+            lambda c: c["simulation"].update(n_per_model=-5),
+            "simulation.n_per_model: -5 is less than",
+        ),
+        (
+            lambda c: c["split"].update(test_fraction=1.0),
+            "split.test_fraction: 1.0 is greater than",
+        ),
+        (
+            lambda c: c["simulation"]["spectrum"].update(convention="matlab"),
+            "simulation.spectrum.convention: 'matlab' is not one of ['physical', 'horace']",
+        ),
+        (
+            lambda c: c["simulation"]["spectrum"]["layout"].update(n_pix="16"),
+            "simulation.spectrum.layout.n_pix: '16' is not of type 'integer'",
+        ),
+        (
+            lambda c: c.update(user_spectra=[{"name": "a b", "path": "x.npy"}]),
+            "user_spectra[0].name: 'a b' does not match",
+        ),
+        (
+            lambda c: c.update(user_spectra=[{"name": "mine"}]),
+            "user_spectra[0]: 'path' is a required property",
+        ),
+    ],
+)
+def test_bad_config_messages_name_the_key(edit, message):
+    config = preset("smoke")
+    edit(config)
+    with pytest.raises(ConfigError) as err:
+        check_config(config, load_schema(SCHEMA))
+    assert message in str(err.value)
+
+
+def test_all_problems_are_reported_at_once():
+    config = preset("smoke")
+    config["seed"] = -1
+    config["patches"]["sise"] = 3
+    assert len(errors(config)) == 2
+
+
+def test_settings_errors_name_the_section():
+    config = with_defaults(preset("smoke"))
+    config["simulation"]["spectrum"]["oversample"] = 2
+    with pytest.raises(ConfigError, match=r"simulation\.spectrum: .*oversample"):
+        spectrum_settings(config)
+
+
+def test_consistency_checks_patch_size_and_user_spectra(tmp_path):
+    shape = (16, 80)
+    good = tmp_path / "good.npy"
+    np.save(good, np.ones(shape))
+    config = with_defaults(preset("smoke"))
+    config["user_spectra"] = [{"name": "mine", "path": str(good)}]
+    check_consistency(config, shape)
+
+    config["patches"]["size"] = 17
+    config["user_spectra"] += [
+        {"name": "mine", "path": str(good)},
+        {"name": "other", "path": str(tmp_path / "absent.npy")},
+    ]
+    with pytest.raises(ConfigError) as err:
+        check_consistency(config, shape)
+    text = str(err.value)
+    assert "patches.size: 17 is larger than a spectrum of this layout (16 x 80 pixels)" in text
+    assert "user_spectra[1].name: 'mine' is used twice" in text
+    assert "user_spectra[2].path:" in text and "absent.npy: no such file" in text
+
+
+def test_schema_order_makes_equal_configs_identical():
+    config = with_defaults(preset("smoke"))
+    shuffled = yaml.safe_load(yaml.safe_dump(config, sort_keys=True))
+    assert list(shuffled["simulation"]) != list(config["simulation"])  # sorted differs
+    schema = load_schema(SCHEMA)
+    a, b = in_schema_order(config, schema), in_schema_order(shuffled, schema)
+    assert repr(a) == repr(b)
+    assert list(a["simulation"]["spectrum"]["layout"])[:2] == ["n_pix", "n_ebins"]

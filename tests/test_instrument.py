@@ -1,0 +1,253 @@
+"""MAPS kinematics, resolution and detector coverage (exp2simgan_core.physics.instrument)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exp2simgan_core.physics.instrument import (
+    LATTICE_C,
+    MAPS_WINDOWS,
+    NEUTRON_E2K,
+    SIGMA_TO_FWHM,
+    TOBYFIT_ENERGY_WIDTH_FACTOR,
+    CoverageModel,
+    EnergyResolution,
+    kinematic_l,
+    kinematic_qz,
+    q_resolution_sigma_rlu,
+    uncovered_mask,
+    uncovered_volume,
+    wavevector,
+    window_hits,
+)
+from exp2simgan_core.physics.layout import PAPER_CHOPPER_HZ, PAPER_EI_MEV, Layout2D, Layout3D
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+MASK_FILE = SHARED_DATA / "maps_uncovered_mask.npy"
+TABLE_DIR = SHARED_DATA / "maps_resolution"
+TABLE_FILES = [TABLE_DIR / f"PCSMO_ei{int(ei)}_resolution.txt" for ei in PAPER_EI_MEV]
+IOU_GOAL = 0.85  # intersection-over-union of uncovered pixels, model vs measured mask
+
+
+def _require(*paths: Path) -> None:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        pytest.skip(f"reference data not found: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """{Ei: (n, 12) Tobyfit table} for the paper's incident energies."""
+    _require(*TABLE_FILES)
+    return {ei: np.loadtxt(f) for ei, f in zip(PAPER_EI_MEV, TABLE_FILES, strict=True)}
+
+
+def _range_rows(table, ei):
+    """Rows with 0.1 Ei <= E <= 0.7 Ei (the energy transfers of the paper's images)."""
+    return table[(table[:, 2] >= 0.1 * ei) & (table[:, 2] <= 0.7 * ei)]
+
+
+# ---- kinematics --------------------------------------------------------------------------
+
+
+def test_wavevector_closed_form_and_negative_energy():
+    assert float(wavevector(NEUTRON_E2K * 4.0)) == pytest.approx(2.0, rel=1e-12)
+    with pytest.raises(ValueError, match="energy_mev"):
+        wavevector(-1.0)
+
+
+@pytest.mark.parametrize("ei", PAPER_EI_MEV)
+def test_elastic_forward_scattering_has_no_qz(ei):
+    assert float(kinematic_qz(ei, 0.0, 0.0)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_qz_conserves_energy_and_broadcasts():
+    rng = np.random.default_rng(0)
+    ei = 70.0
+    energy = rng.uniform(0.0, 0.7 * ei, size=(50, 1))
+    q_in = rng.uniform(0.0, 2.0, size=(1, 40))
+    qz = kinematic_qz(ei, energy, q_in)
+    assert qz.shape == (50, 40)
+    ki = np.sqrt(ei / NEUTRON_E2K)
+    kf_sq = q_in**2 + (ki - qz) ** 2  # k_f = (-Q_inplane, k_i - Q_z)
+    np.testing.assert_allclose(ki**2 - kf_sq, energy / NEUTRON_E2K * np.ones_like(qz), rtol=1e-10)
+    assert np.all(ki - qz >= 0)  # forward branch
+
+
+def test_forbidden_kinematics_is_nan_and_l_scales_qz():
+    ei = 25.0
+    kf = np.sqrt((ei - 20.0) / NEUTRON_E2K)
+    out = kinematic_qz(ei, np.array([20.0, 20.0, 30.0]), np.array([kf * 1.01, kf * 0.5, 0.0]))
+    assert np.isnan(out[0]) and np.isfinite(out[1]) and np.isnan(out[2])
+    np.testing.assert_allclose(
+        kinematic_l(ei, 5.0, 0.3), LATTICE_C / (2 * np.pi) * kinematic_qz(ei, 5.0, 0.3), rtol=1e-14
+    )
+    with pytest.raises(ValueError, match="ei_mev"):
+        kinematic_qz(-5.0, 0.0, 0.0)
+
+
+# ---- energy resolution --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ei", "hz"), list(zip(PAPER_EI_MEV, PAPER_CHOPPER_HZ, strict=True)))
+def test_energy_sigma_positive_and_decreasing(ei, hz):
+    sigma = EnergyResolution(ei, hz).sigma_mev(np.linspace(0.0, 0.9 * ei, 30))
+    assert sigma.shape == (30,)
+    assert np.all(sigma > 0)
+    assert np.all(np.diff(sigma) < 0)  # PyChop: the width falls with energy transfer
+    assert 0.005 < sigma[0] / ei < 0.05  # a few per cent of Ei, FWHM/Ei ~ 1.2-12 %
+
+
+def test_energy_sigma_scale_and_shape():
+    energy = np.array([[1.0, 5.0], [10.0, 20.0]])
+    base = EnergyResolution(50.0, 200.0, scale=1.0).sigma_mev(energy)
+    scaled = EnergyResolution(50.0, 200.0).sigma_mev(energy)
+    assert base.shape == (2, 2)
+    np.testing.assert_allclose(scaled, TOBYFIT_ENERGY_WIDTH_FACTOR * base, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"ei_mev": 5000.0, "chopper_hz": 300.0}, r"ei_mev=5000.0.*e_init in \[0, 2000\]"),
+        ({"ei_mev": 50.0, "chopper_hz": 275.0}, r"chopper_hz=275.0.*50-600 Hz"),
+        ({"ei_mev": -1.0, "chopper_hz": 300.0}, "ei_mev must be > 0"),
+        ({"ei_mev": 50.0, "chopper_hz": 300.0, "scale": 0.0}, "scale must be > 0"),
+    ],
+)
+def test_bad_resolution_settings_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EnergyResolution(**kwargs)
+
+
+def test_energy_transfer_at_or_above_ei_raises():
+    with pytest.raises(ValueError, match="energy_transfer_mev"):
+        EnergyResolution(25.0, 300.0).sigma_mev([1.0, 25.0])
+
+
+def test_tobyfit_energy_width_factor_per_ei(tables):
+    """Best scale of PyChop's sigma against the Tobyfit tables over 0.1-0.7 Ei (least squares)."""
+    factors = {}
+    for (ei, hz), table in zip(
+        zip(PAPER_EI_MEV, PAPER_CHOPPER_HZ, strict=True), tables.values(), strict=True
+    ):
+        rows = _range_rows(table, ei)
+        tobyfit = np.sqrt(rows[:, 11])
+        pychop = EnergyResolution(ei, hz, scale=1.0).sigma_mev(rows[:, 2])
+        factors[ei] = float(np.sum(tobyfit * pychop) / np.sum(pychop**2))
+        scaled = TOBYFIT_ENERGY_WIDTH_FACTOR * pychop
+        assert np.max(np.abs(scaled / tobyfit - 1)) < 0.15  # one factor fits every E within 15 %
+        at_zero = table[np.isclose(table[:, 2], 0.0) | (np.abs(table[:, 2]) < 1.6)]
+        ratio0 = np.sqrt(at_zero[:, 11]) / EnergyResolution(ei, hz, 1.0).sigma_mev(at_zero[:, 2])
+        assert 1.15 < ratio0.mean() < 1.40  # README: FWHM(E=0) 1.2-1.35 x PyChop's
+    expected = {25.0: 1.43, 35.0: 1.28, 50.0: 1.25, 70.0: 1.27, 100.0: 1.27, 140.0: 1.25}
+    for ei, value in factors.items():
+        assert value == pytest.approx(expected[ei], abs=0.01)
+    assert pytest.approx(np.mean(list(factors.values())), abs=0.01) == TOBYFIT_ENERGY_WIDTH_FACTOR
+
+
+# ---- in-plane Q resolution -----------------------------------------------------------------
+
+
+def test_q_resolution_fwhm_range_and_growth():
+    fwhm = np.array([q_resolution_sigma_rlu(ei) for ei in PAPER_EI_MEV]) * SIGMA_TO_FWHM
+    assert np.all((fwhm > 0.019) & (fwhm < 0.052))  # about 0.02-0.05 r.l.u.
+    assert np.all(np.diff(fwhm[:, 0]) > 0) and np.all(np.diff(fwhm[:, 1]) > 0)
+    with pytest.raises(ValueError, match="ei_mev"):
+        q_resolution_sigma_rlu(0.0)
+
+
+def test_q_resolution_matches_tobyfit_tables(tables):
+    """rms sigma_h, sigma_k of the tables over 0.1-0.7 Ei, within 3 % of the parametrisation."""
+    for ei, table in tables.items():
+        rows = _range_rows(table, ei)
+        sig_h, sig_k = q_resolution_sigma_rlu(ei)
+        assert sig_h == pytest.approx(np.sqrt(rows[:, 3].mean()), rel=0.03)
+        assert sig_k == pytest.approx(np.sqrt(rows[:, 7].mean()), rel=0.03)
+
+
+# ---- detector coverage ---------------------------------------------------------------------
+
+
+def _direction(horizontal_deg, vertical_deg):
+    """Lab direction with projected angles atan(x/z), atan(y/z) in degrees."""
+    return np.array([np.tan(np.radians(horizontal_deg)), np.tan(np.radians(vertical_deg)), 1.0])
+
+
+@pytest.mark.parametrize(
+    ("horizontal", "vertical", "hit"),
+    [
+        (0.0, 0.0, False),  # beam hole
+        (10.0, 0.0, True),  # A band, +x
+        (-10.0, 0.0, True),  # A band, -x
+        (-45.0, 0.0, True),  # high-angle C windows, -x side only
+        (45.0, 0.0, False),
+        (0.0, 12.0, True),  # B, up
+        (12.0, -12.0, True),  # D, corner
+        (0.0, 4.0, True),  # E, just above the hole
+        (0.0, 30.0, False),  # above the low-angle bank
+        (-25.0, 10.0, False),  # beside the high-angle band
+    ],
+)
+def test_detector_directions(horizontal, vertical, hit):
+    model = CoverageModel()
+    assert bool(model.hits(_direction(horizontal, vertical))) is hit
+
+
+def test_window_hits_respects_tube_ends():
+    a1 = MAPS_WINDOWS[0]  # tubes vertical, half length 0.536 m at 6 m: +-5.1 deg vertically
+    inside, outside = _direction(4.0, 4.5), _direction(4.0, 5.5)
+    assert window_hits(a1, inside) and not window_hits(a1, outside)
+    assert not window_hits(a1, inside, end_mask_m=0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n_sub_hk": 0}, "n_sub_hk"), ({"min_covered_fraction": 0.0}, "min_covered_fraction")],
+)
+def test_bad_coverage_settings_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CoverageModel(**kwargs)
+
+
+def test_uncovered_mask_matches_measured_reference():
+    _require(MASK_FILE)
+    reference = np.load(MASK_FILE)
+    model = uncovered_mask(Layout2D())
+    assert model.shape == reference.shape == (240, 400) and model.dtype == bool
+    iou = (model & reference).sum() / (model | reference).sum()
+    assert iou >= IOU_GOAL, f"IoU {iou:.3f} < {IOU_GOAL}"
+    assert model.mean() == pytest.approx(reference.mean(), abs=0.02)  # 20.1 % uncovered
+
+
+def test_other_pixel_counts_and_high_angle_side():
+    layout = Layout2D(n_pix=16)
+    mask = uncovered_mask(layout)
+    assert mask.shape == layout.shape == (96, 160)
+    panels = layout.split(mask)  # (n_ei, n_ebins, H, K)
+    # Ei = 25 meV, highest energy bin: only the high-angle band reaches |Q| = 1 r.l.u., at +H
+    assert not panels[0, -1, -1, 8] and panels[0, -1, 0, 8]
+    assert panels[0, :, 0, 0].all()  # Ei = 25 meV: the (-1, -1) corner is beyond 20 degrees
+    assert 0.05 < mask.mean() < 0.5
+
+
+def test_mask_is_a_fresh_copy_and_layout_type_checked():
+    layout = Layout2D(ei_mev=(50.0,), chopper_hz=(200.0,), n_pix=8)
+    first = uncovered_mask(layout)
+    first[:] = ~first
+    np.testing.assert_array_equal(uncovered_mask(layout), ~first)
+    with pytest.raises(ValueError, match="Layout2D"):
+        uncovered_mask(Layout3D(n_pix=8, n_e=4))
+    with pytest.raises(ValueError, match="Layout3D"):
+        uncovered_volume(layout)
+
+
+def test_volume_matches_2d_row_of_same_ei():
+    layout2d = Layout2D(ei_mev=(140.0,), chopper_hz=(400.0,), n_pix=20)
+    layout3d = Layout3D(ei_mev=140.0, chopper_hz=400.0, n_pix=20, n_e=10, e_lo=0.10, e_hi=0.70)
+    volume = uncovered_volume(layout3d)
+    assert volume.shape == (20, 20, 10) and volume.dtype == bool
+    panels = layout2d.split(uncovered_mask(layout2d))[0]  # (n_ebins, H, K)
+    agreement = (np.moveaxis(volume, -1, 0) == panels).mean()
+    assert agreement >= 0.99  # same geometry; bin edges differ only by rounding

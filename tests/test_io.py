@@ -1,0 +1,249 @@
+"""HDF5 files of the project (write_h5, read_h5) and users' spectra (read_user_spectrum)."""
+
+import doctest
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import exp2simgan_core
+import exp2simgan_core.io
+from exp2simgan_core.io import (
+    DataFileError,
+    check_writable,
+    read_h5,
+    read_user_spectrum,
+    write_h5,
+)
+
+SHAPE = (6, 10)
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def spectra(n=3, shape=SHAPE, seed=0):
+    x = np.random.default_rng(seed).random((n, *shape)).astype(np.float32)
+    x[:, 0, :2] = np.nan
+    return x
+
+
+def test_docstring_example_runs():
+    assert doctest.testmod(exp2simgan_core.io).failed == 0
+
+
+def test_round_trip_keeps_arrays_attrs_and_adds_code_version(tmp_path):
+    path = tmp_path / "a.h5"
+    data = {"spectra": spectra(), "params": np.arange(12.0).reshape(3, 4), "label": np.arange(3)}
+    attrs = {
+        "kind": "experiment",
+        "seed": 7,
+        "scale": 0.5,
+        "flag": True,
+        "nothing": None,
+        "names": ["JF1", "JA"],
+        "settings": {"layout": {"n_pix": 16, "ei_mev": (25.0, 35.0)}, "n": np.int64(3)},
+    }
+    write_h5(path, data, attrs)
+    out = read_h5(path, required=["spectra", "params"], trailing_shape=SHAPE)
+    assert out.path == path
+    assert set(out.datasets) == set(data)
+    for name, array in data.items():
+        assert out.datasets[name].dtype == array.dtype
+        np.testing.assert_array_equal(out.datasets[name], array)  # NaN positions included
+    assert out.attrs["kind"] == "experiment"
+    assert out.attrs["seed"] == 7 and isinstance(out.attrs["seed"], int)
+    assert out.attrs["scale"] == 0.5
+    assert out.attrs["flag"] is True
+    assert out.attrs["nothing"] is None
+    assert out.attrs["names"] == ["JF1", "JA"]
+    assert out.attrs["settings"] == {"layout": {"n_pix": 16, "ei_mev": [25.0, 35.0]}, "n": 3}
+    assert out.attrs["code_version"] == exp2simgan_core.__version__
+
+
+def test_volumes_of_the_3d_layout_are_spectra_too(tmp_path):
+    volume = np.zeros((2, 4, 4, 5), np.float32)
+    write_h5(tmp_path / "v.h5", {"unconvolved": volume}, {})
+    out = read_h5(tmp_path / "v.h5", required=["unconvolved"], trailing_shape=(4, 4, 5))
+    np.testing.assert_array_equal(out.datasets["unconvolved"], volume)
+
+
+def test_plain_attributes_stay_readable_by_other_hdf5_tools(tmp_path):
+    write_h5(tmp_path / "a.h5", {"x": np.zeros(2)}, {"kind": "rb2mnf4", "settings": {"a": 1}})
+    with h5py.File(tmp_path / "a.h5") as f:
+        assert f.attrs["kind"] == "rb2mnf4"
+        assert f.attrs["settings"] == '{"a": 1}'
+
+
+def test_failed_write_leaves_previous_file_and_no_temporary(tmp_path):
+    path = tmp_path / "a.h5"
+    write_h5(path, {"spectra": spectra()}, {"version": 1})
+    with pytest.raises(TypeError):
+        write_h5(path, {"spectra": spectra()}, {"bad": object()})
+    assert read_h5(path).attrs["version"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
+
+
+def test_write_refuses_non_numeric_dataset_and_reserved_attribute(tmp_path):
+    with pytest.raises(TypeError, match="dataset 'names'"):
+        write_h5(tmp_path / "a.h5", {"names": np.array(["a", "b"])}, {})
+    with pytest.raises(ValueError, match="reserved"):
+        write_h5(tmp_path / "a.h5", {}, {"json_attrs": "[]"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_writable_creates_folders_and_names_bad_destinations(tmp_path):
+    assert (
+        check_writable(tmp_path / "new" / "deeper" / "a.h5") == tmp_path / "new" / "deeper" / "a.h5"
+    )
+    assert (tmp_path / "new" / "deeper").is_dir()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match=r"cannot write .*file/a\.h5"):
+        check_writable(blocker / "a.h5")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        check_writable(tmp_path / "new")
+    with pytest.raises(OSError, match="cannot write"):
+        write_h5(blocker / "a.h5", {"x": np.zeros(1)}, {})
+
+
+def test_read_h5_errors_name_file_and_problem(tmp_path):
+    with pytest.raises(DataFileError, match=r"missing\.h5: no such file"):
+        read_h5(tmp_path / "missing.h5")
+
+    text = tmp_path / "text.h5"
+    text.write_text("not hdf5")
+    with pytest.raises(DataFileError, match=r"text\.h5: not a readable HDF5 file"):
+        read_h5(text)
+
+    good = tmp_path / "good.h5"
+    write_h5(good, {"spectra": spectra(20, shape=(40, 40), seed=1)}, {})
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(DataFileError, match=r"truncated\.h5: not a readable HDF5 file"):
+        read_h5(truncated)
+
+    with pytest.raises(
+        DataFileError, match=r"good\.h5: missing dataset\(s\) convolved \(it has: spectra\)"
+    ):
+        read_h5(good, required=["spectra", "convolved"])
+
+    with pytest.raises(
+        DataFileError,
+        match=r"good\.h5: dataset 'spectra' holds spectra of shape \(40, 40\), expected \(6, 10\)",
+    ):
+        read_h5(good, trailing_shape=SHAPE)
+
+    double = tmp_path / "double.h5"
+    write_h5(double, {"convolved": spectra().astype(np.float64)}, {})
+    with pytest.raises(
+        DataFileError,
+        match=r"double\.h5: dataset 'convolved' has dtype float64; spectra must be float32",
+    ):
+        read_h5(double)
+
+    flat = tmp_path / "flat.h5"
+    write_h5(flat, {"spectra": np.zeros((6, 10), np.float32)}, {})
+    with pytest.raises(DataFileError, match=r"spectra must be images \(n, rows, cols\) or volumes"):
+        read_h5(flat)
+
+
+# --- users' spectra ---------------------------------------------------------------------------
+
+
+def user_array(shape=SHAPE):
+    x = np.random.default_rng(3).random(shape) + 0.1
+    x[0, :3] = 0.0  # uncovered, community convention
+    return x
+
+
+def test_user_npy_zeros_become_nan_without_nan(tmp_path):
+    x = user_array()
+    np.save(tmp_path / "mine.npy", x)
+    out = read_user_spectrum(tmp_path / "mine.npy", SHAPE)
+    assert out.dtype == np.float32 and out.shape == SHAPE
+    np.testing.assert_array_equal(np.isnan(out), x == 0)
+    np.testing.assert_allclose(out[x != 0], x[x != 0], rtol=1e-6)
+
+
+def test_user_npy_with_nan_keeps_zeros_as_intensity(tmp_path):
+    x = user_array()
+    x[1, 0] = np.nan
+    np.save(tmp_path / "mine.npy", x)
+    out = read_user_spectrum(tmp_path / "mine.npy", SHAPE)
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(x))
+    np.testing.assert_array_equal(out[0, :3], 0.0)
+
+
+def test_user_integer_counts_are_accepted(tmp_path):
+    path = tmp_path / "counts.npy"
+    np.save(path, np.arange(60, dtype=np.int32).reshape(SHAPE))
+    out = read_user_spectrum(path, SHAPE)
+    assert out.dtype == np.float32 and np.isnan(out[0, 0]) and out[5, 9] == 59.0
+
+
+def test_user_small_negatives_are_clipped_large_ones_refused(tmp_path):
+    x = user_array()
+    x[2, 2] = -0.01 * np.nanmax(x)
+    np.save(tmp_path / "small.npy", x)
+    assert read_user_spectrum(tmp_path / "small.npy", SHAPE)[2, 2] == 0.0
+    x[2, 2] = -0.5 * np.nanmax(x)
+    np.save(tmp_path / "large.npy", x)
+    with pytest.raises(DataFileError, match="subtract the background"):
+        read_user_spectrum(tmp_path / "large.npy", SHAPE)
+
+
+def test_user_project_hdf5_with_one_spectrum(tmp_path):
+    path = tmp_path / "mine.h5"
+    x = spectra(1)
+    write_h5(path, {"spectra": x}, {"kind": "user"})
+    np.testing.assert_array_equal(read_user_spectrum(path, SHAPE), x[0])
+    write_h5(tmp_path / "two.h5", {"spectra": spectra(2)}, {})
+    with pytest.raises(DataFileError, match="holds 2 spectra; give one"):
+        read_user_spectrum(tmp_path / "two.h5", SHAPE)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("wrong.npy", np.ones((4, 10)), r"shape \(4, 10\), expected \(6, 10\)"),
+        ("zeros.npy", np.zeros(SHAPE), "every pixel is 0 or NaN"),
+        ("nans.npy", np.full(SHAPE, np.nan), "every pixel is 0 or NaN"),
+        ("inf.npy", np.where(np.eye(6, 10) > 0, np.inf, 1.0), "6 pixels are infinite"),
+        ("negative.npy", -np.ones(SHAPE), "no positive intensity"),
+        ("bool.npy", np.ones(SHAPE, bool), "not a real number type"),
+        ("complex.npy", np.ones(SHAPE, complex), "not a real number type"),
+    ],
+)
+def test_user_bad_arrays_are_refused(tmp_path, name, content, message):
+    np.save(tmp_path / name, content)
+    with pytest.raises(DataFileError, match=message):
+        read_user_spectrum(tmp_path / name, SHAPE)
+
+
+def test_user_bad_files_are_refused(tmp_path):
+    with pytest.raises(DataFileError, match=r"absent\.npy: no such file"):
+        read_user_spectrum(tmp_path / "absent.npy", SHAPE)
+    png = tmp_path / "image.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(DataFileError, match=r"unsupported file type '\.png'.*8-bit"):
+        read_user_spectrum(png, SHAPE)
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(DataFileError, match=r"objects\.npy: not a readable \.npy array"):
+        read_user_spectrum(tmp_path / "objects.npy", SHAPE)
+    (tmp_path / "junk.npy").write_bytes(b"junk")
+    with pytest.raises(DataFileError, match=r"junk\.npy: not a readable \.npy array"):
+        read_user_spectrum(tmp_path / "junk.npy", SHAPE)
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "horace_bestfit_goodenough.npy").is_file(),
+    reason="the read-only reference data ../shared/data/ is not beside this checkout",
+)
+def test_community_240x400_file_reads_with_its_coverage_mask():
+    x = np.load(SHARED_DATA / "horace_bestfit_goodenough.npy")
+    out = read_user_spectrum(SHARED_DATA / "horace_bestfit_goodenough.npy", (240, 400))
+    uncovered = np.load(SHARED_DATA / "maps_uncovered_mask.npy")
+    assert np.isnan(out[uncovered]).all()  # 0 where MAPS has no detector -> NaN
+    np.testing.assert_array_equal(np.isnan(out), x == 0)  # and zero-intensity pixels with them
+    np.testing.assert_array_equal(out[x != 0], x[x != 0])
+    assert 70.0 < np.nanmax(out) < 80.0

@@ -1,0 +1,242 @@
+"""The Snakemake workflow: DAG of every preset and the cluster profile, early config errors, and a
+real run of the smoke preset whose outputs are checked for content."""
+
+import copy
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from snakemake.utils import validate
+
+import exp2simgan_core
+from exp2simgan_core.config import spectrum_settings
+from exp2simgan_core.io import read_h5
+from exp2simgan_core.physics.models import get_model
+from exp2simgan_core.simulate import MODEL_CLASSES, REFERENCE_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ("config", "demo", "smoke")
+STAGES = {
+    "simulate_shard",
+    "merge_shards",
+    "split_train_test",
+    "simulate_reference",
+    "extract_patches",
+}
+
+
+def snakemake(*args, workdir=None, env=None, timeout=900):
+    """Run Snakemake on this repository's Snakefile from the repository root (for its profiles)."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args]
+    if workdir is not None:
+        command += ["--directory", str(workdir)]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a Snakemake run or dry-run as {rule: count}."""
+    lines = output.splitlines()
+    start = lines.index("Job stats:") + 3
+    counts = {}
+    for line in lines[start:]:
+        rule, _, count = line.rpartition(" ")
+        if not rule.strip() or not count.isdigit():
+            break
+        counts[rule.strip()] = int(count)
+    counts.pop("total")
+    return counts
+
+
+def load_preset(name):
+    with open(ROOT / "config" / f"{name}.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def write_config(path, config):
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_dry_run_of_every_preset_has_every_stage(name, tmp_path):
+    result = snakemake(
+        "all", "-n", "--configfile", str(ROOT / "config" / f"{name}.yaml"), workdir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout)
+    sim = load_preset(name)["simulation"]
+    n_shards = math.ceil(sim["n_per_model"] / sim["shard_size"])
+    assert set(counts) >= STAGES
+    assert counts["simulate_shard"] == len(MODEL_CLASSES) * n_shards
+    assert counts["merge_shards"] == len(MODEL_CLASSES)
+    assert counts["simulate_reference"] == len(REFERENCE_KINDS)
+    assert counts["split_train_test"] == counts["extract_patches"] == 1
+
+
+def test_cluster_profile_dry_run_submits_with_account_and_partition(tmp_path):
+    env = {**os.environ, "SBATCH_ACCOUNT": "acct42", "SBATCH_PARTITION": "gpuq"}
+    result = snakemake("all", "--profile", "slurm-gpu", "-n", workdir=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Using profiles slurm-gpu" in result.stderr
+    assert set(job_counts(result.stdout)) >= STAGES
+    resources = [line for line in result.stdout.splitlines() if "resources:" in line]
+    assert resources and all("slurm_account=acct42, slurm_partition=gpuq" in r for r in resources)
+    shard = next(r for r in resources if "runtime=240" in r)  # per-rule wall time of the profile
+    assert "mem_mb=" in shard
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (
+            lambda c: c["simulation"].update(n_per_modle=c["simulation"].pop("n_per_model")),
+            "simulation.n_per_modle",
+        ),
+        (lambda c: c["simulation"].update(n_per_model=-4), "simulation.n_per_model"),
+    ],
+)
+def test_bad_config_stops_before_any_job_naming_the_key(edit, key, tmp_path):
+    config = load_preset("smoke")
+    edit(config)
+    path = write_config(tmp_path / "bad.yaml", config)
+    start = time.monotonic()
+    result = snakemake("all", "--cores", "1", "--configfile", str(path), workdir=tmp_path / "work")
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0
+    assert elapsed < 10.0
+    assert key in result.stderr
+    assert "invalid configuration" in result.stderr
+    assert not (tmp_path / "work" / "results").exists()
+
+
+# --- a real run of the smoke preset --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    start = time.monotonic()
+    result = snakemake(
+        "all", "--cores", "2", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=workdir
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    print(f"smoke run: {time.monotonic() - start:.1f} s")
+    config = load_preset("smoke")
+    validate(config, str(ROOT / "config" / "schema.yaml"))  # fill defaults as the workflow does
+    settings = spectrum_settings(config)
+    return workdir, config, settings, workdir / "results" / "smoke" / "data"
+
+
+def uncovered(settings, model):
+    """Coverage mask (True = no detector) of the layout for the crystal of ``model``."""
+    return settings.uncovered(get_model(model).lattice_ab)
+
+
+@pytest.mark.slow
+def test_smoke_training_pairs(smoke_run):
+    _, config, settings, data = smoke_run
+    shape = settings.layout.shape
+    n = config["simulation"]["n_per_model"]
+    n_test = max(1, round(config["split"]["test_fraction"] * n))
+    for split, n_per_class in (("train", n - n_test), ("test", n_test)):
+        f = read_h5(
+            data / f"{split}.h5",
+            required=["convolved", "unconvolved", "params", "label"],
+            trailing_shape=shape,
+        )
+        d = f.datasets
+        assert d["convolved"].shape == d["unconvolved"].shape == (2 * n_per_class, *shape)
+        assert d["params"].shape == (2 * n_per_class, 6) and d["params"].dtype == np.float64
+        np.testing.assert_array_equal(np.bincount(d["label"]), [n_per_class, n_per_class])
+        for label, model in enumerate(MODEL_CLASSES):
+            mask = uncovered(settings, model)
+            for name in ("convolved", "unconvolved"):
+                x = d[name][d["label"] == label]
+                np.testing.assert_array_equal(np.isnan(x), np.broadcast_to(mask, x.shape))
+                assert (x[:, ~mask] >= 0).all()
+                assert (x[:, ~mask].max(axis=1) > 0).all()  # every spectrum has intensity
+            assert len(f.attrs["per_class"][model]["param_names"]) == 6
+        assert f.attrs["classes"] == list(MODEL_CLASSES)
+        assert f.attrs["split"] == split and f.attrs["seed"] == config["seed"]
+        assert f.attrs["settings"] == json.loads(json.dumps(settings.to_dict()))
+        assert f.attrs["code_version"] == exp2simgan_core.__version__
+    merged = read_h5(data / "simulated_goodenough.h5")
+    assert [s["shard"] for s in merged.attrs["shards"]] == [0, 1]
+
+
+@pytest.mark.slow
+def test_smoke_reference_sets(smoke_run):
+    _, config, settings, data = smoke_run
+    sizes = {"experiment": "n_experiment", "negative_control": "n_negative_control"}
+    for kind in REFERENCE_KINDS:
+        f = read_h5(
+            data / "reference" / f"{kind}.h5",
+            required=["spectra"],
+            trailing_shape=settings.layout.shape,
+        )
+        x = f.datasets["spectra"]
+        assert len(x) == config["simulation"][sizes.get(kind, f"n_{kind}")]
+        assert 0.5 < np.isfinite(x).mean() < 1.0  # uncovered pixels and dead tubes are NaN
+        assert np.nanmin(x) >= 0 and (np.nanmax(x, axis=(1, 2)) > 0).all()
+        assert f.attrs["kind"] == kind and f.attrs["seed"] == config["seed"]
+    experiment = read_h5(data / "reference" / "experiment.h5").datasets["spectra"]
+    assert np.isnan(experiment[:, uncovered(settings, "goodenough")]).all()
+
+
+@pytest.mark.slow
+def test_smoke_patches(smoke_run):
+    _, config, _, data = smoke_run
+    size, n = config["patches"]["size"], config["patches"]["n_patches"]
+    patches = read_h5(data / "patches.h5")
+    train = read_h5(data / "train.h5").datasets
+    d = patches.datasets
+    assert d["convolved"].shape == d["unconvolved"].shape == (n, size, size)
+    assert not np.isnan(d["convolved"]).any() and not np.isnan(d["unconvolved"]).any()
+    for k in range(n):
+        (r, c), i = d["origin"][k], d["source_index"][k]
+        crop = train["unconvolved"][i, r : r + size, c : c + size]
+        np.testing.assert_array_equal(d["unconvolved"][k], np.nan_to_num(crop, nan=0.0))
+    assert patches.attrs["seed"] == config["seed"] and patches.attrs["size"] == size
+
+
+@pytest.mark.slow
+def test_smoke_logs_benchmarks_and_report(smoke_run):
+    workdir, _, _, data = smoke_run
+    results = data.parent
+    assert (results / "benchmarks" / "extract_patches.tsv").read_text().startswith("s\t")
+    assert "wrote" in (results / "logs" / "split_train_test.log").read_text()
+    report = workdir / "report.html"
+    result = snakemake(
+        "--configfile",
+        str(ROOT / "config" / "smoke.yaml"),
+        "--report",
+        str(report),
+        workdir=workdir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert report.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_smoke_rerun_does_nothing_and_a_changed_value_reruns_only_its_rule(smoke_run, tmp_path):
+    workdir, config, _, _ = smoke_run
+    config = copy.deepcopy(config)
+    result = snakemake(
+        "all", "-n", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=workdir
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Nothing to be done" in result.stdout + result.stderr
+    config["patches"]["n_patches"] += 1
+    changed = write_config(tmp_path / "changed.yaml", config)
+    result = snakemake("all", "-n", "--configfile", str(changed), workdir=workdir)
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout) == {"extract_patches": 1, "all": 1}
