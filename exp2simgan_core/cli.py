@@ -26,21 +26,29 @@ def _floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="simulate one spectrum of a spin-wave model")
     p.add_argument("--model", required=True, choices=sorted(MODELS))
-    p.add_argument("--params", type=_floats, help="exchanges in meV (default: a seeded random draw)")
+    p.add_argument(
+        "--params", type=_floats, help="exchanges in meV (default: a seeded random draw)"
+    )
     p.add_argument("--kind", choices=KINDS, default="convolved")
     p.add_argument("--out", required=True, help="output HDF5 file (dataset 'spectra')")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random draw when --params is absent")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the random draw when --params is absent"
+    )
     p.add_argument("--layout", choices=("2d", "3d"), default="2d")
     p.add_argument("--convention", choices=CONVENTIONS, default="physical")
     p.add_argument("--n-pix", type=int, help="pixels per in-plane axis (2d: 40, 3d: 60)")
     p.add_argument("--ei", type=float, default=140.0, help="3d only: incident energy, meV")
-    p.add_argument("--chopper-hz", type=float, default=400.0, help="3d only: Fermi chopper frequency")
+    p.add_argument(
+        "--chopper-hz", type=float, default=400.0, help="3d only: Fermi chopper frequency"
+    )
     p.add_argument("--oversample", type=int, default=3)
     p.set_defaults(func=_simulate)
 

@@ -78,7 +78,9 @@ def _build(cls, values: Mapping[str, Any], where: str):
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"unknown {where} key(s) {unknown}; allowed: {sorted(names)}")
-    values = {k: tuple(float(x) for x in v) if isinstance(v, list) else v for k, v in values.items()}
+    values = {
+        k: tuple(float(x) for x in v) if isinstance(v, list) else v for k, v in values.items()
+    }
     return cls(**values)
 
 
@@ -88,7 +90,10 @@ def stream_rng(seed: int, stream: str, shard: int) -> np.random.Generator:
 
 
 def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, progress: bool = True):
-    """``n`` stable random draws of ``calc.model``: (params (n, p), unconvolved, convolved, rejected)."""
+    """``n`` stable random draws of ``calc.model``.
+
+    Returns (params (n, p), unconvolved (n, ...), convolved (n, ...), number of unstable draws).
+    """
     params, unconv, conv, rejected = [], [], [], 0
     bar = tqdm(total=n, desc=f"simulate {calc.model.name}", disable=not progress, unit="spectrum")
     while len(params) < n:
@@ -133,7 +138,9 @@ def simulate_shard(
     check_writable(out_path)
     spec = get_model(model)
     calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
-    params, unconv, conv, rejected = draw_spectra(calc, n_spectra, stream_rng(seed, model, shard), progress)
+    params, unconv, conv, rejected = draw_spectra(
+        calc, n_spectra, stream_rng(seed, model, shard), progress
+    )
     attrs = _provenance(settings, seed, shard, model=model, param_names=list(spec.param_names))
     write_h5(
         out_path,
@@ -170,11 +177,15 @@ def simulate_reference_set(
     uncovered = settings.uncovered(lattice_ab)
     spectra = np.stack(
         [
-            make_experiment_like(c, settings.layout, uncovered, rng, settings.experiment, lattice_ab)
+            make_experiment_like(
+                c, settings.layout, uncovered, rng, settings.experiment, lattice_ab
+            )
             for c in clean
         ]
     )
-    write_h5(out_path, {"spectra": spectra.astype(np.float32)}, _provenance(settings, seed, 0, kind=kind))
+    write_h5(
+        out_path, {"spectra": spectra.astype(np.float32)}, _provenance(settings, seed, 0, kind=kind)
+    )
 
 
 def _clean_reference(kind, n, rng, settings, progress):

@@ -56,7 +56,9 @@ def test_ferromagnetic_chain_dispersion_and_weight():
     j, spin, a = -2.0, 2.5, 3.0
     k = RNG.uniform(0.05, 2.0, size=(200, 3))
     omega, amp = spin_waves(chain(j, spin, a), k)
-    np.testing.assert_allclose(omega[:, 0], 2 * abs(j) * spin * (1 - np.cos(k[:, 0] * a)), atol=1e-8)
+    np.testing.assert_allclose(
+        omega[:, 0], 2 * abs(j) * spin * (1 - np.cos(k[:, 0] * a)), atol=1e-8
+    )
     # a ferromagnet has no zero-point fluctuations: the transverse weight is exactly S per site
     np.testing.assert_allclose(np.sum(np.abs(amp) ** 2, axis=(-1, -2)), spin, atol=1e-8)
 

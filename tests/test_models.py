@@ -40,7 +40,13 @@ def test_goodenough_bond_set():
         "JF1": {round(NN, 3)}, "JA": {round(NN, 3)}, "Jperp": {round(0.2 * C_PCSMO, 3)},
         "JF3": {A_PCSMO}, "JF2": {round(2 * NN, 3)},
     }  # fmt: skip
-    assert Counter(label for *_, label in bonds) == {"JF1": 16, "JA": 16, "JF2": 8, "JF3": 8, "Jperp": 8}
+    assert Counter(label for *_, label in bonds) == {
+        "JF1": 16,
+        "JA": 16,
+        "JF2": 8,
+        "JF3": 8,
+        "Jperp": 8,
+    }
     counts = per_site_counts("goodenough")
     assert counts == {
         ("Mn4+", "JF1"): {2}, ("Mn3+", "JF1"): {2}, ("Mn4+", "JA"): {2}, ("Mn3+", "JA"): {2},

@@ -106,7 +106,9 @@ def test_horace_convention_matches_the_tobyfit_reference():
         _, conv = calc.pair(GOODENOUGH.best_fit)
         keep = ~uncovered
         r[convention] = np.corrcoef(conv[keep], ref[keep])[0, 1]
-        print(convention, round(r[convention], 3), np.round(row_correlations(conv, ref, uncovered), 3))
+        print(
+            convention, round(r[convention], 3), np.round(row_correlations(conv, ref, uncovered), 3)
+        )
     assert r["horace"] >= 0.85
     assert r["physical"] < r["horace"]  # the reference was made with the authors' conventions
 

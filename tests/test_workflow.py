@@ -42,9 +42,9 @@ def snakemake(*args, workdir=None, env=None, timeout=900):
     )
 
 
-def job_counts(output: str) -> dict[str, int]:
+def job_counts(result: subprocess.CompletedProcess) -> dict[str, int]:
     """The 'Job stats' table of a Snakemake run or dry-run as {rule: count}."""
-    lines = output.splitlines()
+    lines = (result.stdout + result.stderr).splitlines()
     start = lines.index("Job stats:") + 3
     counts = {}
     for line in lines[start:]:
@@ -72,7 +72,7 @@ def test_dry_run_of_every_preset_has_every_stage(name, tmp_path):
         "all", "-n", "--configfile", str(ROOT / "config" / f"{name}.yaml"), workdir=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    counts = job_counts(result.stdout)
+    counts = job_counts(result)
     sim = load_preset(name)["simulation"]
     n_shards = math.ceil(sim["n_per_model"] / sim["shard_size"])
     assert set(counts) >= STAGES
@@ -87,7 +87,7 @@ def test_cluster_profile_dry_run_submits_with_account_and_partition(tmp_path):
     result = snakemake("all", "--profile", "slurm-gpu", "-n", workdir=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "Using profiles slurm-gpu" in result.stderr
-    assert set(job_counts(result.stdout)) >= STAGES
+    assert set(job_counts(result)) >= STAGES
     resources = [line for line in result.stdout.splitlines() if "resources:" in line]
     assert resources and all("slurm_account=acct42, slurm_partition=gpuq" in r for r in resources)
     shard = next(r for r in resources if "runtime=240" in r)  # per-rule wall time of the profile
@@ -239,4 +239,30 @@ def test_smoke_rerun_does_nothing_and_a_changed_value_reruns_only_its_rule(smoke
     changed = write_config(tmp_path / "changed.yaml", config)
     result = snakemake("all", "-n", "--configfile", str(changed), workdir=workdir)
     assert result.returncode == 0, result.stderr
-    assert job_counts(result.stdout) == {"extract_patches": 1, "all": 1}
+    assert job_counts(result) == {"extract_patches": 1, "all": 1}
+
+
+def test_user_spectrum_is_checked_at_start_and_imported(tmp_path):
+    config = load_preset("smoke")
+    shape = (16, 80)  # 2 Ei x 8 pixels, 10 energy bins x 8 pixels
+    spectrum = np.ones(shape)
+    spectrum[:, :8] = 0.0  # uncovered in the community convention
+    np.save(tmp_path / "mine.npy", spectrum)
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+
+    config["user_spectra"] = [{"name": "mine", "path": str(tmp_path / "photo.png")}]
+    bad = write_config(tmp_path / "bad.yaml", config)
+    result = snakemake("data", "--cores", "1", "--configfile", str(bad), workdir=tmp_path / "w")
+    assert result.returncode != 0
+    assert "user_spectra[0].path:" in result.stderr
+    assert "unsupported file type '.png'" in result.stderr
+
+    config["user_spectra"] = [{"name": "mine", "path": str(tmp_path / "mine.npy")}]
+    good = write_config(tmp_path / "good.yaml", config)
+    target = "results/smoke/data/user/mine.h5"
+    result = snakemake(target, "--cores", "1", "--configfile", str(good), workdir=tmp_path / "w")
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result) == {"import_user_spectrum": 1}
+    out = read_h5(tmp_path / "w" / target, required=["spectra"], trailing_shape=shape)
+    np.testing.assert_array_equal(np.isnan(out.datasets["spectra"][0]), spectrum == 0)
+    assert out.attrs["name"] == "mine" and out.attrs["kind"] == "user"

@@ -8,11 +8,12 @@ Conventions
 * Holstein-Primakoff bosons in the local frame of each moment n_i:
   S_i = sqrt(S_i / 2) (u_i^* a_i + u_i a_i^dagger) + n_i (S_i - a_i^dagger a_i), u_i = e_x + i e_y.
 * Fourier phases use the real bond vector (the "position gauge"), so structure-factor phases are
-  already inside the eigenvectors. With X_k = (a_k, a_-k^dagger), H_2 = 1/2 sum_k X_k^dagger h(k) X_k.
+  already inside the eigenvectors. With X_k = (a_k, a_-k^dagger),
+  H_2 = 1/2 sum_k X_k^dagger h(k) X_k.
 * Colpa's method: h = K^dagger K (Cholesky); a failed Cholesky means the assumed ground state is not
   stable for these exchanges and raises :class:`UnstableStructureError` (never silently patched).
-  A shift of ``GOLDSTONE_SHIFT_MEV`` on the diagonal lets exact zero modes (Goldstone modes at magnetic
-  zone centres) through; any real instability is orders of magnitude larger.
+  A shift of ``GOLDSTONE_SHIFT_MEV`` on the diagonal lets exact zero modes (Goldstone modes at
+  magnetic zone centres) through; any real instability is orders of magnitude larger.
 * Output amplitudes: for mode m and site i, the 3-vector
   a_mi = sqrt(S_i / 2) (u_i^* T_im + u_i T_(i+n)m); the neutron cross-section per magnetic site is
   S_perp = (|A|^2 - |Q_hat . A|^2) / n_sites with A = sum_i f_i(|Q|) exp(-i Q_z z_i) a_mi.
@@ -130,7 +131,7 @@ def quadratic_form(system: SpinSystem) -> QuadraticForm:
 
 
 def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
-    """h(k), shape (nq, 2n, 2n), for wavevectors ``k`` of shape (nq, 3) in 1/Angstrom (Cartesian)."""
+    """h(k), shape (nq, 2n, 2n), at wavevectors ``k`` (nq, 3), Cartesian, 1/Angstrom."""
     n = form.n
     phase = np.exp(1j * (k @ form.vectors.T))  # (nq, nb)
     # normal block P(k): bond term and its Hermitian conjugate
@@ -201,7 +202,8 @@ def spectral_amplitudes(form: QuadraticForm, t: np.ndarray) -> np.ndarray:
 def s_perp(amplitude: np.ndarray, q_hat: np.ndarray, n_sites: int) -> np.ndarray:
     """Neutron cross-section per site (|A|^2 - |Q_hat.A|^2) / n_sites.
 
-    amplitude: (..., 3) complex summed amplitudes A; q_hat: (..., 3) unit vectors broadcastable to it.
+    amplitude: (..., 3) complex summed amplitudes A;
+    q_hat: (..., 3) unit vectors, broadcastable to ``amplitude``.
     """
     total = np.sum(np.abs(amplitude) ** 2, axis=-1)
     along = np.abs(np.sum(q_hat * amplitude, axis=-1)) ** 2

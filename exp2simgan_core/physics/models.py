@@ -9,9 +9,9 @@ the 2a x 2b cell) Mn4+ (corner sites) sit at (0,0),(1/2,1/2) [up] and (0,1/2),(1
 (bridge sites) at (1/4,3/4),(3/4,3/4) [up] and (1/4,1/4),(3/4,1/4) [down]; the bottom layer is
 (x, y + 1/2, -z) with the same labels. Bonds:
 
-* nearest neighbours (3.842 A): parallel spins = zig-zag chain bonds (JF1; Dimer: JFS when the Mn3 is
-  at +a from its Mn4, JFW otherwise), antiparallel = inter-chain (JA; Dimer: JA1 when the Mn4 is on
-  the side of the Mn3's strong partner, -a, JA2 otherwise);
+* nearest neighbours (3.842 A): parallel spins = zig-zag chain bonds (JF1; Dimer: JFS when the
+  Mn3 is at +a from its Mn4, JFW otherwise), antiparallel = inter-chain (JA; Dimer: JA1 when
+  the Mn4 is on the side of the Mn3's strong partner, -a, JA2 otherwise);
 * Jperp: the interlayer pair at (x, y, +-0.1 c) (0.2 c = 3.853 A), bilayers otherwise isolated;
 * JF3: Mn3-Mn3 of one chain across a corner Mn4 (5.408 A, along a);
 * JF2: Mn4-Mn4 of one chain through a bridge Mn3 (7.685 A).
@@ -160,7 +160,7 @@ def _pcsmo_builder(kind: str, names: tuple[str, ...]) -> Callable[[np.ndarray], 
     spins = np.full(len(pos), S_PCSMO)
 
     def build(params: np.ndarray) -> SpinSystem:
-        values = dict(zip(names, np.asarray(params, float)))
+        values = dict(zip(names, np.asarray(params, float), strict=True))
         return _assemble(pos, spins, moments, ions, bonds, values, values["D"])
 
     return build

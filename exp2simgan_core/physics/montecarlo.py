@@ -1,9 +1,10 @@
 """Brute-force Monte Carlo resolution convolution: the reference for the fast method in spectra.py.
 
-For every pixel of one panel, quasi-random (scrambled Sobol) samples of (H, K) inside the pixel plus a
-Gaussian in-plane Q-resolution offset, and of the energy transfer E inside the bin; at each sample the
-spin waves are diagonalised afresh, L follows the kinematics at the sampled E (not at the mode
-energy), and each mode contributes S_perp times the Gaussian energy-resolution density at E.
+For every pixel of one panel, quasi-random (scrambled Sobol) samples of (H, K) inside the pixel
+plus a Gaussian in-plane Q-resolution offset, and of the energy transfer E inside the bin; at each
+sample the spin waves are diagonalised afresh, L follows the kinematics at the sampled E (not at
+the mode energy), and each mode contributes S_perp times the Gaussian energy-resolution density
+at E.
 The pixel value is the sample mean, per meV like the fast method.
 """
 

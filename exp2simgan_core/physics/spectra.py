@@ -1,7 +1,8 @@
 """Unconvolved and resolution-convolved INS spectra in the 2D image and 3D volume layouts.
 
 Intensity unit: S_perp per magnetic site per meV (times |<j0>|^2, twin-averaged), i.e. the spectral
-weight in an energy bin divided by the bin width, so convolved and unconvolved spectra share a scale.
+weight in an energy bin divided by the bin width, so convolved and unconvolved spectra share a
+scale.
 
 * Unconvolved: at each pixel centre (H, K), the modes whose energy falls inside the bin.
 * Convolved: each mode broadened by the MAPS energy resolution (Gaussian, ``resins``), integrated
@@ -11,8 +12,9 @@ weight in an energy bin divided by the bin width, so convolved and unconvolved s
   energy bin. The bilayers are magnetically isolated, so one diagonalisation per in-plane point
   serves every L: the L dependence is the phase exp(-i Q_z z_i) per site (see :mod:`lswt`).
 * Conventions: ``physical`` (default) averages two domains rotated by a proper 90 degrees about c,
-  with kinematic L. ``horace`` reproduces the authors' MATLAB pipeline: twin 2 evaluated at (K, H, 0)
-  with the correlations rotated by rotc = [0 1 0; 1 0 0; 0 0 0] (every c component dropped), and L = 0.
+  with kinematic L. ``horace`` reproduces the authors' MATLAB pipeline: twin 2 evaluated at
+  (K, H, 0) with the correlations rotated by rotc = [0 1 0; 1 0 0; 0 0 0] (every c component
+  dropped), and L = 0.
 """
 
 from __future__ import annotations
@@ -128,10 +130,11 @@ def mode_field(system: SpinSystem, twin: Twin, q_lab: np.ndarray) -> ModeField:
     """Diagonalise at the crystal wavevectors of ``twin`` (k_z = 0) for lab in-plane ``q_lab``."""
     if not system.z_isolated():
         raise ValueError("the L shortcut needs bonds that stay inside one cell along c")
-    keys = sorted({(round(z, 6), ion) for z, ion in zip(system.positions[:, 2], system.ions)})
-    member = np.array(
-        [[(round(z, 6), ion) == key for z, ion in zip(system.positions[:, 2], system.ions)]
-         for key in keys], dtype=float)  # fmt: skip
+    site_keys = [
+        (round(z, 6), ion) for z, ion in zip(system.positions[:, 2], system.ions, strict=True)
+    ]
+    keys = sorted(set(site_keys))
+    member = np.array([[site == key for site in site_keys] for key in keys], dtype=float)
     form = quadratic_form(system)
     k_crys = np.zeros((len(q_lab), 3))
     k_crys[:, :2] = q_lab @ twin.to_crystal.T
@@ -246,20 +249,21 @@ class SpectrumCalculator:
         fields = self.fields(system)
         nf = len(self.grid.points)
         centre = self.grid.centre_index
-        spread = {id(f): sub_cell_spread(f.omega, nf) for f in fields}
+        spreads = [sub_cell_spread(f.omega, nf) for f in fields]
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
             sharp = np.zeros((len(centre), len(centre), len(edges) - 1))
             smooth = np.zeros((nf * nf, len(edges) - 1))
             table = self._sigma_tables[(ei, hz)]
-            for field, twin in zip(fields, self.twins):
+            for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
-                shape = (nf, nf) + inten.shape[1:]
-                om_c = field.omega.reshape(shape)[np.ix_(centre, centre)]
-                in_c = inten.reshape(shape)[np.ix_(centre, centre)]
-                sharp += _binned(om_c.reshape(-1, om_c.shape[-1]), in_c.reshape(om_c.shape[0] ** 2, -1),
-                                 edges).reshape(sharp.shape)  # fmt: skip
-                sigma = np.hypot(np.interp(field.omega, *table), spread[id(field)])
+                n_modes = inten.shape[1]
+                om_c = field.omega.reshape(nf, nf, n_modes)[np.ix_(centre, centre)]
+                in_c = inten.reshape(nf, nf, n_modes)[np.ix_(centre, centre)]
+                sharp += _binned(
+                    om_c.reshape(-1, n_modes), in_c.reshape(-1, n_modes), edges
+                ).reshape(sharp.shape)
+                sigma = np.hypot(np.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
             unconv.append(sharp)
             conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
@@ -291,7 +295,7 @@ def _energy_blocks(layout) -> list[tuple[float, float, np.ndarray]]:
         return [(float(layout.ei_mev), float(layout.chopper_hz), layout.ebin_edges())]
     return [
         (float(ei), float(hz), layout.ebin_edges(ei))
-        for ei, hz in zip(layout.ei_mev, layout.chopper_hz)
+        for ei, hz in zip(layout.ei_mev, layout.chopper_hz, strict=True)
     ]
 
 
