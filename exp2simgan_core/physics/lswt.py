@@ -24,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 GOLDSTONE_SHIFT_MEV = 1e-9
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class UnstableStructureError(ValueError):
@@ -152,39 +154,42 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom], axis=1)
 
 
-def colpa(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n).
+def resolve_device(device: str = "auto") -> str:
+    """'cuda' when asked for or when ``auto`` finds a CUDA device, else 'cpu'."""
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch finds no CUDA device")
+    return device
 
+
+def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
+
+    Batched Cholesky, eigh and triangular solve in torch (float64 precision) on ``device``.
     Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
     columns of the paraunitary transformation X = T Y that belong to those modes.
     """
     n = h.shape[-1] // 2
-    shifted = h + GOLDSTONE_SHIFT_MEV * np.eye(2 * n)
-    try:
-        lower = np.linalg.cholesky(shifted)  # shifted = L L^dagger, K = L^dagger
-    except np.linalg.LinAlgError:
-        bad = [q for q in range(len(h)) if not _is_positive_definite(shifted[q])]
+    ht = torch.as_tensor(h, dtype=torch.complex128, device=resolve_device(device))
+    shifted = ht + GOLDSTONE_SHIFT_MEV * torch.eye(2 * n, dtype=ht.dtype, device=ht.device)
+    lower, info = torch.linalg.cholesky_ex(shifted)  # shifted = L L^dagger, K = L^dagger
+    bad = torch.nonzero(info).flatten().tolist()
+    if bad:
         raise UnstableStructureError(
             f"the magnetic ground state is unstable: h(k) is not positive definite at "
-            f"{len(bad)} of {len(h)} wavevectors (first index {bad[0] if bad else '?'})"
-        ) from None
-    k_mat = lower.conj().swapaxes(1, 2)
-    g = np.concatenate([np.ones(n), -np.ones(n)])
+            f"{len(bad)} of {len(h)} wavevectors (first index {bad[0]})"
+        )
+    k_mat = lower.mH
+    g = torch.cat([torch.ones(n), -torch.ones(n)]).to(ht)
     m = k_mat @ (g[:, None] * lower)  # K g K^dagger
-    m = 0.5 * (m + m.conj().swapaxes(1, 2))
-    lam, vec = np.linalg.eigh(m)  # ascending
-    lam, vec = lam[:, ::-1][:, :n], vec[:, :, ::-1][:, :, :n]
-    omega = lam
-    t = np.linalg.solve(k_mat, vec * np.sqrt(np.maximum(omega, 0.0))[:, None, :])
-    return omega, t
-
-
-def _is_positive_definite(matrix: np.ndarray) -> bool:
-    try:
-        np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        return False
-    return True
+    lam, vec = torch.linalg.eigh(0.5 * (m + m.mH))  # ascending
+    omega, vec = lam.flip(-1)[:, :n], vec.flip(-1)[:, :, :n]
+    scaled = vec * omega.clamp(min=0.0).sqrt()[:, None, :].to(vec.dtype)
+    t = torch.linalg.solve_triangular(k_mat, scaled, upper=True)
+    return omega.cpu().numpy(), t.cpu().numpy()
 
 
 def spectral_amplitudes(form: QuadraticForm, t: np.ndarray) -> np.ndarray:
@@ -210,8 +215,10 @@ def s_perp(amplitude: np.ndarray, q_hat: np.ndarray, n_sites: int) -> np.ndarray
     return (total - along) / n_sites
 
 
-def spin_waves(system: SpinSystem, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def spin_waves(
+    system: SpinSystem, k: np.ndarray, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """Mode energies (nq, n) in meV and per-site amplitudes (nq, n, n_sites, 3) at ``k`` (nq, 3)."""
     form = quadratic_form(system)
-    omega, t = colpa(hamiltonian(form, np.atleast_2d(k)))
+    omega, t = colpa(hamiltonian(form, np.atleast_2d(k)), device)
     return omega, spectral_amplitudes(form, t)

@@ -33,7 +33,15 @@ from .instrument import (
     q_resolution_sigma_rlu,
 )
 from .layout import Layout2D, Layout3D
-from .lswt import SpinSystem, colpa, hamiltonian, quadratic_form, spectral_amplitudes
+from .lswt import (
+    DEVICES,
+    SpinSystem,
+    colpa,
+    hamiltonian,
+    quadratic_form,
+    s_perp,
+    spectral_amplitudes,
+)
 from .models import ModelSpec
 
 CONVENTIONS = ("physical", "horace")
@@ -52,12 +60,15 @@ class SpectrumSettings:
     oversample: int = 3  # odd number of sub-pixel samples per axis in the convolution
     energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma
     q_resolution: bool = True  # apply the in-plane Gaussian Q resolution
+    device: str = "auto"  # where spin waves are diagonalised: auto (CUDA if present) | cpu | cuda
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
         if self.oversample < 1 or self.oversample % 2 == 0:
             raise ValueError(f"oversample must be an odd integer >= 1, got {self.oversample}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if not self.energy_width_factor > 0:
             raise ValueError(f"energy_width_factor must be > 0, got {self.energy_width_factor}")
 
@@ -126,7 +137,9 @@ class ModeField:
     n_sites: int
 
 
-def mode_field(system: SpinSystem, twin: Twin, q_lab: np.ndarray) -> ModeField:
+def mode_field(
+    system: SpinSystem, twin: Twin, q_lab: np.ndarray, device: str = "auto"
+) -> ModeField:
     """Diagonalise at the crystal wavevectors of ``twin`` (k_z = 0) for lab in-plane ``q_lab``."""
     if not system.z_isolated():
         raise ValueError("the L shortcut needs bonds that stay inside one cell along c")
@@ -140,7 +153,7 @@ def mode_field(system: SpinSystem, twin: Twin, q_lab: np.ndarray) -> ModeField:
     k_crys[:, :2] = q_lab @ twin.to_crystal.T
     omegas, amps = [], []
     for start in range(0, len(q_lab), CHUNK):
-        omega, t = colpa(hamiltonian(form, k_crys[start : start + CHUNK]))
+        omega, t = colpa(hamiltonian(form, k_crys[start : start + CHUNK]), device)
         amp = spectral_amplitudes(form, t)  # (nq, modes, sites, 3)
         omegas.append(omega)
         amps.append(np.einsum("qmsa,gs->qmga", amp, member).astype(np.complex64))
@@ -177,9 +190,7 @@ def mode_intensities(
     weight = np.stack([j0(ion, q_norm) for ion in field.group_ions], axis=-1)  # (nq, m, g)
     phase = np.exp(-1j * qz[..., None] * field.group_z)
     amp = np.einsum("qmg,qmga->qma", weight * phase, field.amplitudes) @ twin.amplitude_to_lab.T
-    total = np.sum(np.abs(amp) ** 2, axis=-1)
-    along = np.abs(np.sum(q_hat * amp, axis=-1)) ** 2
-    intensity = (total - along) / field.n_sites
+    intensity = s_perp(amp, q_hat, field.n_sites)
     valid = allowed & (field.omega > ZERO_MODE_MEV)
     return np.where(valid, intensity, 0.0)
 
@@ -238,7 +249,8 @@ class SpectrumCalculator:
         }
 
     def fields(self, system: SpinSystem) -> list[ModeField]:
-        return [mode_field(system, twin, self.q_lab) for twin in self.twins]
+        device = self.settings.device
+        return [mode_field(system, twin, self.q_lab, device) for twin in self.twins]
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
         """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
