@@ -1,6 +1,6 @@
 """Speed of the spectrum simulator: seconds per 240 x 400 spectrum and LSWT evaluations per second.
 
-    python benchmarks/simulate.py [--repeats 3] [--device cpu|cuda]
+    python benchmarks/simulate.py [--repeats 3] [--device auto|cpu|cuda]
 
 Goals (2 CPU cores): unconvolved <= 10 s, convolved <= 60 s per spectrum. The paper's MATLAB
 pipeline took about 8 CPU-minutes per unconvolved and 720 CPU-minutes per convolved image.
@@ -14,7 +14,13 @@ import time
 
 import numpy as np
 
-from exp2simgan_core.physics.lswt import colpa, hamiltonian, quadratic_form
+from exp2simgan_core.physics.lswt import (
+    DEVICES,
+    colpa,
+    hamiltonian,
+    quadratic_form,
+    resolve_device,
+)
 from exp2simgan_core.physics.models import MODELS
 from exp2simgan_core.physics.spectra import SpectrumCalculator, SpectrumSettings
 
@@ -34,25 +40,28 @@ def best_of(repeats: int, func) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", choices=DEVICES, default="auto")
     args = parser.parse_args()
+    device = resolve_device(args.device)
     spec = MODELS["goodenough"]
     rng = np.random.default_rng(0)
     params = spec.best_fit
-    print(f"cores visible: {os.cpu_count()}, model: goodenough (16 sites, 32 x 32 h(k))")
+    print(f"cores visible: {os.cpu_count()}, device: {device}, model: goodenough (32 x 32 h(k))")
 
     form = quadratic_form(spec.build(np.array(params)))
     k = rng.uniform(-1.2, 1.2, size=(4096, 3)) * [1.16, 1.15, 0.0]
-    t = best_of(args.repeats, lambda: colpa(hamiltonian(form, k)))
+    t = best_of(args.repeats, lambda: colpa(hamiltonian(form, k), device))
     print(f"LSWT: {len(k) / t:,.0f} wavevectors/s (build h(k) + Cholesky + eigh + T)")
 
-    unconv_calc = SpectrumCalculator(spec, SpectrumSettings(oversample=1, q_resolution=False))
+    centres_only = SpectrumSettings(oversample=1, q_resolution=False, device=device)
+    unconv_calc = SpectrumCalculator(spec, centres_only)
     t_unconv = best_of(args.repeats, lambda: unconv_calc.pair(params))
     print(
         f"unconvolved 240x400 (pixel centres, 2 twins): {t_unconv:.2f} s/spectrum "
         f"= {PAPER_UNCONVOLVED_S / t_unconv:,.0f}x the paper's 8 CPU-min"
     )
     for oversample in (3, 5):
-        calc = SpectrumCalculator(spec, SpectrumSettings(oversample=oversample))
+        calc = SpectrumCalculator(spec, SpectrumSettings(oversample=oversample, device=device))
         t_pair = best_of(args.repeats, lambda calc=calc: calc.pair(params))
         print(
             f"convolved + unconvolved pair, oversample {oversample}: {t_pair:.2f} s/spectrum "

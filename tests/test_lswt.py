@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from exp2simgan_core.physics.lswt import (
     SpinSystem,
@@ -132,3 +133,21 @@ def test_l_shortcut_matches_direct_diagonalisation():
         w_direct = np.sum(weight[..., None] * np.abs(a_direct) ** 2, axis=1)
         w_short = np.sum(weight[..., None] * np.abs(a_short) ** 2, axis=1)
         np.testing.assert_allclose(w_direct, w_short, rtol=1e-8, atol=1e-10)
+
+
+def test_device_choice_is_validated():
+    with pytest.raises(ValueError, match="device must be one of"):
+        spin_waves(chain(-1.0, 1.0), random_k(2), device="tpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch finds none)")
+def test_cuda_matches_cpu():
+    spec = MODELS["dimer"]
+    system = spec.build(np.array(spec.best_fit))
+    k = random_k(64, 1.2)
+    omega_cpu, amp_cpu = spin_waves(system, k, device="cpu")
+    omega_gpu, amp_gpu = spin_waves(system, k, device="cuda")
+    np.testing.assert_allclose(omega_gpu, omega_cpu, atol=1e-8)
+    weight = [np.sum(np.abs(a.sum(axis=2)) ** 2, axis=1) for a in (amp_cpu, amp_gpu)]
+    np.testing.assert_allclose(weight[1], weight[0], rtol=1e-8, atol=1e-10)
