@@ -1,0 +1,153 @@
+"""Checkpoint files of Exp2SimGAN training: atomic writing, discovery, and generator loading.
+
+A checkpoint ``checkpoints/iter_XXXXXXXX.pt`` (8-digit iteration) is a dict with keys
+``networks`` (state dicts of g_exp2sim, g_sim2exp, d_sim, d_exp, head_exp2sim, head_sim2exp),
+``optimisers``, ``schedulers``, ``rng`` (torch CPU state, numpy Generator state), ``iteration``,
+``settings`` (GanSettings as a dict), ``architecture`` (the record below), ``scaling``
+(DataScaling as a dict) and ``code_version``. It loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
+
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_PATTERN = re.compile(r"^iter_(\d{8})\.pt$")
+DIRECTIONS: dict[str, str] = {"exp2sim": "g_exp2sim", "sim2exp": "g_sim2exp"}
+
+
+@dataclass(frozen=True)
+class DataScaling:
+    """Linear map of intensities to the generators' [-1, 1] range, one scale per domain.
+
+    scaled = x / max_x * 2 - 1, where max_x is the largest intensity of that domain's training
+    patches (same unit as the input, e.g. arbitrary intensity units); inverse: (y + 1) / 2 * max_x.
+    Intensities are assumed non-negative with NaN already filled by 0.
+    """
+
+    convolved_max: float
+    unconvolved_max: float
+
+    def scale(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        return x / self._max(domain) * 2.0 - 1.0
+
+    def unscale(self, y: torch.Tensor, domain: str) -> torch.Tensor:
+        return (y + 1.0) / 2.0 * self._max(domain)
+
+    def _max(self, domain: str) -> float:
+        maxima = {"convolved": self.convolved_max, "unconvolved": self.unconvolved_max}
+        if domain not in maxima:
+            raise ValueError(f"domain must be 'convolved' or 'unconvolved', got {domain!r}")
+        return maxima[domain]
+
+
+@dataclass(frozen=True)
+class LoadedGenerator:
+    """A trained generator (eval mode) with the scaling of its input and output domains."""
+
+    generator: ResnetGenerator
+    direction: str
+    input_domain: str
+    output_domain: str
+    scaling: DataScaling
+
+
+def architecture_record(generator_name: str, generator: GeneratorSettings, **extra: Any) -> dict:
+    """What a checkpoint must match to be loaded: registry names and network shapes."""
+    return {"generator_name": generator_name, "generator": asdict(generator), **extra}
+
+
+def checkpoint_path(out_dir: Path, iteration: int) -> Path:
+    return Path(out_dir) / CHECKPOINT_DIR / f"iter_{iteration:08d}.pt"
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The checkpoint with the highest iteration under ``out_dir/checkpoints``, or None."""
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return None
+    found = [
+        (int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name))
+    ]
+    return max(found)[1] if found else None
+
+
+def save_atomically(state: dict, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, then os.replace: never a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint dict (tensors on CPU). Raises ValueError if it lacks the expected keys."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    missing = {"networks", "architecture", "settings", "scaling", "iteration"} - set(state)
+    if missing:
+        raise ValueError(f"{path} is not an Exp2SimGAN checkpoint: missing {sorted(missing)}")
+    return state
+
+
+def mismatches(found: dict, expected: dict, prefix: str = "") -> list[str]:
+    """Human-readable 'key: checkpoint X, expected Y' lines for differing (nested) entries."""
+    lines = []
+    for key in sorted(set(found) | set(expected)):
+        a, b = found.get(key), expected.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines += mismatches(a, b, f"{prefix}{key}.")
+        elif a != b and not (
+            isinstance(a, list | tuple) and isinstance(b, list | tuple) and list(a) == list(b)
+        ):
+            lines.append(f"{prefix}{key}: checkpoint {a!r}, expected {b!r}")
+    return lines
+
+
+def load_generator(
+    path: Path,
+    direction: str,
+    *,
+    dims: int | None = None,
+    expected: GeneratorSettings | None = None,
+) -> LoadedGenerator:
+    """Load one generator ("exp2sim": convolved -> unconvolved, or "sim2exp") from a checkpoint.
+
+    ``dims`` and ``expected`` state what the caller needs; a checkpoint of another dimension or
+    generator architecture raises ValueError naming each mismatch, as does an unknown direction.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    state = load_checkpoint(Path(path))
+    record = state["architecture"]
+    if record.get("generator_name") not in GENERATORS:
+        raise ValueError(
+            f"{path}: generator architecture {record.get('generator_name')!r} is not one of "
+            f"{sorted(GENERATORS)}"
+        )
+    settings = GeneratorSettings(**record["generator"])
+    if dims is not None and settings.dims != dims:
+        raise ValueError(f"{path} holds a {settings.dims}D generator; a {dims}D one was requested")
+    if expected is not None and settings != expected:
+        diff = mismatches(asdict(settings), asdict(expected))
+        raise ValueError(f"{path} holds another generator architecture: {'; '.join(diff)}")
+    generator = GENERATORS[record["generator_name"]](settings)
+    generator.load_state_dict(state["networks"][DIRECTIONS[direction]])
+    generator.eval()
+    domains = (
+        ("convolved", "unconvolved") if direction == "exp2sim" else ("unconvolved", "convolved")
+    )
+    return LoadedGenerator(
+        generator=generator,
+        direction=direction,
+        input_domain=domains[0],
+        output_domain=domains[1],
+        scaling=DataScaling(**state["scaling"]),
+    )

@@ -1,0 +1,120 @@
+"""Exp2SimGAN loss terms: adversarial (LSGAN or hinge), PatchNCE, identity L1, auxiliary MSE.
+
+Discriminator outputs are (B, 2, *P) score maps (``PatchGanDiscriminator``): channel 0 is the
+real/fake score used by the adversarial loss, channel 1 the auxiliary domain-class score. All losses
+return a 0-d float tensor, averaged over every element they see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+REAL_FAKE_CHANNEL = 0
+AUX_CHANNEL = 1
+NCE_TEMPERATURE = 0.07  # the paper's T
+NCE_DIAGONAL_FILL = -10.0  # CUT's value for the masked self-similarity among the negatives
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the generator objective GAN + NCE + identity (+ auxiliary).
+
+    ``aux`` weights the auxiliary MSE in the discriminator objective and, when ``aux_in_generator``,
+    also in the generator objective (the generator then asks the target-domain discriminator to
+    classify its output as that domain).
+    """
+
+    gan: float = 1.0
+    nce: float = 4.0
+    idt: float = 2.0
+    aux: float = 1.0
+    aux_in_generator: bool = True
+
+
+PAPER_TEXT = LossWeights()  # GAN : NCE : IDT : AUX = 1 : 4 : 2 : 1, as written in the paper
+AUTHORS_RELEASED = LossWeights(gan=1.0, nce=2.0, idt=1.0, aux=1.0, aux_in_generator=False)
+LOSS_WEIGHT_PRESETS: dict[str, LossWeights] = {
+    "paper_text": PAPER_TEXT,
+    "authors_released": AUTHORS_RELEASED,
+}
+
+
+def lsgan_loss(scores: torch.Tensor, target_is_real: bool, for_discriminator: bool) -> torch.Tensor:
+    """Least-squares GAN: mean (s - 1)^2 for real targets, mean s^2 for fake; same for G and D.
+
+    ``scores``: real/fake score map of any shape. ``for_discriminator`` is unused (symmetric loss).
+    """
+    del for_discriminator
+    target = torch.ones_like(scores) if target_is_real else torch.zeros_like(scores)
+    return F.mse_loss(scores, target)
+
+
+def hinge_loss(scores: torch.Tensor, target_is_real: bool, for_discriminator: bool) -> torch.Tensor:
+    """Hinge GAN: D minimises mean relu(1 - s) on real and mean relu(1 + s) on fake; G, -mean s.
+
+    The generator is always called with ``target_is_real=True``; anything else raises ValueError.
+    """
+    if not for_discriminator:
+        if not target_is_real:
+            raise ValueError("the hinge generator loss is defined for real targets only")
+        return -scores.mean()
+    if target_is_real:
+        return F.relu(1.0 - scores).mean()
+    return F.relu(1.0 + scores).mean()
+
+
+AdversarialLoss = Callable[[torch.Tensor, bool, bool], torch.Tensor]
+ADVERSARIAL_LOSSES: dict[str, AdversarialLoss] = {"lsgan": lsgan_loss, "hinge": hinge_loss}
+
+
+def real_fake_scores(d_out: torch.Tensor) -> torch.Tensor:
+    """Channel 0 of a discriminator output (B, 2, *P) -> (B, *P)."""
+    return d_out[:, REAL_FAKE_CHANNEL]
+
+
+def auxiliary_loss(d_out: torch.Tensor, is_domain: bool) -> torch.Tensor:
+    """MSE of the auxiliary channel (B, 2, *P)[:, 1] against 1 (``is_domain``) or 0."""
+    aux = d_out[:, AUX_CHANNEL]
+    target = torch.ones_like(aux) if is_domain else torch.zeros_like(aux)
+    return F.mse_loss(aux, target)
+
+
+def identity_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference (L1) between a generator's output and its input-domain image."""
+    return F.l1_loss(output, target)
+
+
+def patch_nce_loss(
+    feat_q: torch.Tensor,
+    feat_k: torch.Tensor,
+    batch_size: int,
+    temperature: float = NCE_TEMPERATURE,
+) -> torch.Tensor:
+    """PatchNCE (InfoNCE over patches), as in CUT with negatives from the same image.
+
+    feat_q, feat_k: (batch_size * n, D) L2-normalised query and key projections, patch i of the
+    query paired with patch i of the key (same sampled location). For each query the positive is
+    its key and the negatives are the other n - 1 keys of the same image; the self-similarity in
+    the negative block is masked to -10. Loss: mean over queries of cross-entropy of
+    [q.k+, q.k-_1, ..., q.k-_n] / T with class 0. Keys are detached (no gradient), as in CUT.
+    """
+    if feat_q.shape != feat_k.shape or feat_q.ndim != 2:
+        raise ValueError(f"query and key must both be (N, D); got {feat_q.shape}, {feat_k.shape}")
+    if feat_q.shape[0] % batch_size:
+        raise ValueError(f"{feat_q.shape[0]} patches do not split into batches of {batch_size}")
+    feat_k = feat_k.detach()
+    n_total, dim = feat_q.shape
+    l_pos = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (N, 1)
+    q = feat_q.view(batch_size, -1, dim)  # (B, n, D)
+    k = feat_k.view(batch_size, -1, dim)
+    n = q.shape[1]
+    l_neg = torch.bmm(q, k.transpose(2, 1))  # (B, n, n)
+    eye = torch.eye(n, device=feat_q.device, dtype=torch.bool)[None]
+    l_neg = l_neg.masked_fill(eye, NCE_DIAGONAL_FILL).view(n_total, n)
+    logits = torch.cat((l_pos, l_neg), dim=1) / temperature  # (N, 1 + n)
+    target = torch.zeros(n_total, dtype=torch.long, device=feat_q.device)
+    return F.cross_entropy(logits, target)

@@ -1,0 +1,271 @@
+"""Exp2SimGAN networks: ResNet generator, two-channel PatchGAN discriminator, PatchNCE MLP heads.
+
+All networks are dimension-generic (``dims`` = 2 for (energy, momentum) spectra, 3 for
+(energy, h, k) volumes) and follow CUT/DCLGAN with anti-aliasing on. Tensors are
+(batch, channels, *spatial), float32, intensities scaled to [-1, 1] (see
+``exp2simgan_core.gan.checkpoint.DataScaling``).
+
+Encoder layer numbering (``ResnetGenerator.encode``) is the index into ``ResnetGenerator.model``, an
+``nn.Sequential`` laid out exactly as CUT's::
+
+    0 ReflectionPad(3)          4 Conv3 ngf->2ngf        8 Conv3 2ngf->4ngf      12 ResnetBlock 1
+    1 Conv7 in->ngf             5 InstanceNorm           9 InstanceNorm          13 ResnetBlock 2
+    2 InstanceNorm              6 ReLU                  10 ReLU                  ...
+    3 ReLU                      7 Downsample            11 Downsample            16 ResnetBlock 5
+
+followed by the remaining blocks, two (Upsample, Conv3, InstanceNorm, ReLU) stages,
+ReflectionPad(3), Conv7 ngf->out and Tanh. The feature of layer i is the output of
+``model[i]``; the paper uses (0, 4, 8, 12, 16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from exp2simgan_core.gan.layers import (
+    Downsample,
+    ResnetBlock,
+    Upsample,
+    check_dims,
+    conv,
+    init_xavier,
+    instance_norm,
+    reflection_pad,
+)
+
+N_DOWNSAMPLING = 2
+SIZE_MULTIPLE = 2**N_DOWNSAMPLING  # spatial sizes the generator maps onto themselves
+MIN_FULL_SIZE = 5  # smallest axis translate_full accepts: padded to 8, 2 bins at the bottleneck
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    """ResNet generator shape. Paper: dims 2 or 3, ngf 64, n_blocks 9, one channel in and out."""
+
+    dims: int = 2
+    ngf: int = 64  # filters of the first conv; doubled at each of the 2 down-samplings
+    n_blocks: int = 9  # residual blocks at 1/4 resolution
+    input_nc: int = 1
+    output_nc: int = 1
+
+
+@dataclass(frozen=True)
+class DiscriminatorSettings:
+    """PatchGAN shape. Paper: ndf 64, 3 layers, one input channel, two output channels."""
+
+    dims: int = 2
+    ndf: int = 64
+    n_layers: int = 3
+    input_nc: int = 1
+    output_nc: int = 2  # channel 0: real/fake score, channel 1: auxiliary domain class
+
+
+class ResnetGenerator(nn.Module):
+    """CUT/DCLGAN ResNet generator with anti-aliased sampling and tanh output.
+
+    forward: (B, input_nc, *S) -> (B, output_nc, *S) in [-1, 1] when every size in S is a
+    multiple of 4; other sizes give ``4 * ceil(S / 4)`` (each down-sampling rounds up); use
+    ``translate_full`` for spectra of arbitrary size. Paper settings with one channel:
+    11,365,633 parameters.
+    """
+
+    def __init__(self, settings: GeneratorSettings) -> None:
+        super().__init__()
+        dims = check_dims(settings.dims)
+        ngf = settings.ngf
+        self.settings = settings
+        layers: list[nn.Module] = [
+            reflection_pad(dims, 3),
+            conv(dims, settings.input_nc, ngf, 7, 0),
+            instance_norm(dims, ngf),
+            nn.ReLU(True),
+        ]
+        for i in range(N_DOWNSAMPLING):
+            c = ngf * 2**i
+            layers += [
+                conv(dims, c, 2 * c, 3, 1),
+                instance_norm(dims, 2 * c),
+                nn.ReLU(True),
+                Downsample(dims, 2 * c),
+            ]
+        layers += [ResnetBlock(dims, ngf * 2**N_DOWNSAMPLING) for _ in range(settings.n_blocks)]
+        for i in range(N_DOWNSAMPLING):
+            c = ngf * 2 ** (N_DOWNSAMPLING - i)
+            layers += [
+                Upsample(dims, c),
+                conv(dims, c, c // 2, 3, 1),
+                instance_norm(dims, c // 2),
+                nn.ReLU(True),
+            ]
+        layers += [reflection_pad(dims, 3), conv(dims, ngf, settings.output_nc, 7, 0), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        init_xavier(self)
+
+    @property
+    def n_encoder_layers(self) -> int:
+        """Number of valid encoder layer indices: stem, down-sampling and residual blocks."""
+        return 4 + 4 * N_DOWNSAMPLING + self.settings.n_blocks
+
+    def layer_channels(self, layer: int) -> int:
+        """Channels of the feature returned by ``encode`` for ``layer``."""
+        if layer == 0:
+            return self.settings.input_nc
+        if layer < 4:
+            return self.settings.ngf
+        if layer < 4 + 4 * N_DOWNSAMPLING:
+            return self.settings.ngf * 2 ** ((layer - 4) // 4 + 1)
+        return self.settings.ngf * 2**N_DOWNSAMPLING
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def encode(self, x: torch.Tensor, layers: tuple[int, ...]) -> list[torch.Tensor]:
+        """Features after ``model[i]`` for each i in ``layers`` (ascending), shape (B, C_i, *S_i).
+
+        Raises ValueError if a layer is outside the encoder (0 .. n_encoder_layers - 1).
+        """
+        if list(layers) != sorted(set(layers)) or not layers:
+            raise ValueError(f"encoder layers must be distinct and ascending, got {layers}")
+        if layers[0] < 0 or layers[-1] >= self.n_encoder_layers:
+            raise ValueError(
+                f"encoder layers {layers} outside 0..{self.n_encoder_layers - 1} for a generator "
+                f"with {self.settings.n_blocks} residual blocks"
+            )
+        feats = []
+        for i, layer in enumerate(self.model):
+            x = layer(x)
+            if i in layers:
+                feats.append(x)
+            if i == layers[-1]:
+                break
+        return feats
+
+
+def patchgan_output_size(size: int, n_layers: int) -> int:
+    """Spatial size of the PatchGAN score map for an input axis of ``size`` bins (0: too small)."""
+    for _ in range(n_layers):
+        size = -(-(size - 1) // 2)  # conv4 pad 1 loses a bin, Downsample halves rounding up
+    return max(size - 2, 0)  # two final conv4 pad 1 layers
+
+
+class PatchGanDiscriminator(nn.Module):
+    """Anti-aliased PatchGAN: (B, input_nc, *S) -> (B, 2, *P) with P = patchgan_output_size(S).
+
+    Output channel 0 is the real/fake score, channel 1 the auxiliary domain class score (both raw,
+    no sigmoid; the losses are least-squares or hinge). Paper settings: 2,770,882 parameters.
+    """
+
+    def __init__(self, settings: DiscriminatorSettings) -> None:
+        super().__init__()
+        dims = check_dims(settings.dims)
+        ndf = settings.ndf
+        self.settings = settings
+        layers: list[nn.Module] = [
+            conv(dims, settings.input_nc, ndf, 4, 1),
+            nn.LeakyReLU(0.2, True),
+            Downsample(dims, ndf),
+        ]
+        mult = 1
+        for n in range(1, settings.n_layers):
+            prev, mult = mult, min(2**n, 8)
+            layers += [
+                conv(dims, ndf * prev, ndf * mult, 4, 1),
+                instance_norm(dims, ndf * mult),
+                nn.LeakyReLU(0.2, True),
+                Downsample(dims, ndf * mult),
+            ]
+        prev, mult = mult, min(2**settings.n_layers, 8)
+        layers += [
+            conv(dims, ndf * prev, ndf * mult, 4, 1),
+            instance_norm(dims, ndf * mult),
+            nn.LeakyReLU(0.2, True),
+            conv(dims, ndf * mult, settings.output_nc, 4, 1),
+        ]
+        self.model = nn.Sequential(*layers)
+        init_xavier(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class PatchSampleMLP(nn.Module):
+    """PatchNCE projection heads: an MLP (Linear, ReLU, Linear; ``mlp_dim`` wide) per encoder layer.
+
+    ``forward`` samples the same patch locations for every image of the batch, projects the
+    features and L2-normalises them: list of (B, C_i, *S_i) -> list of (B * n_i, mlp_dim) with
+    n_i = min(num_patches, prod(S_i)), plus the sampled flat location ids (to reuse for the keys).
+    """
+
+    def __init__(self, in_channels: tuple[int, ...], mlp_dim: int = 256) -> None:
+        super().__init__()
+        self.mlps = nn.ModuleList(
+            nn.Sequential(nn.Linear(c, mlp_dim), nn.ReLU(), nn.Linear(mlp_dim, mlp_dim))
+            for c in in_channels
+        )
+        init_xavier(self)
+
+    def forward(
+        self,
+        feats: list[torch.Tensor],
+        num_patches: int,
+        patch_ids: list[torch.Tensor] | None = None,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if len(feats) != len(self.mlps):
+            raise ValueError(f"got {len(feats)} feature maps for {len(self.mlps)} MLP heads")
+        out, ids = [], []
+        for k, (feat, mlp) in enumerate(zip(feats, self.mlps, strict=True)):
+            flat = feat.flatten(2).transpose(1, 2)  # (B, prod(S), C)
+            if patch_ids is None:
+                perm = torch.randperm(flat.shape[1])  # global torch RNG: seeded, checkpointed
+                pid = perm[: min(num_patches, flat.shape[1])].to(feat.device)
+            else:
+                pid = patch_ids[k]
+            sample = flat[:, pid, :].flatten(0, 1)  # (B * n, C)
+            out.append(F.normalize(mlp(sample), p=2, dim=1, eps=1e-7))
+            ids.append(pid)
+        return out, ids
+
+
+GENERATORS: dict[str, type[ResnetGenerator]] = {"resnet": ResnetGenerator}
+DISCRIMINATORS: dict[str, type[PatchGanDiscriminator]] = {"patchgan": PatchGanDiscriminator}
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable and frozen parameters (buffers excluded)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def translate_full(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
+    """Translate whole spectra of any size: (B, C, *S) -> (B, output_nc, *S), no gradient.
+
+    The generator is fully convolutional but maps only multiples of 4 onto themselves, so each
+    spatial axis is padded reflectively at its high end up to the next multiple of 4 and the output
+    is cropped back to S. Inputs are scaled to [-1, 1] and NaN-free (fill masked bins first).
+    Raises ValueError on a rank mismatch or an axis shorter than ``MIN_FULL_SIZE`` bins.
+    """
+    dims = generator.settings.dims
+    if x.ndim != dims + 2:
+        raise ValueError(
+            f"expected a (batch, channel) + {dims}-D spatial tensor of rank {dims + 2} for a "
+            f"{dims}D generator, got shape {tuple(x.shape)}"
+        )
+    sizes = x.shape[2:]
+    if min(sizes) < MIN_FULL_SIZE:
+        raise ValueError(
+            f"every spatial axis needs at least {MIN_FULL_SIZE} bins (the residual blocks pad the "
+            f"1/4-resolution map reflectively), got shape {tuple(sizes)}"
+        )
+    flat_pad: list[int] = []
+    for s in reversed(sizes):  # F.pad lists the last axis first
+        flat_pad += [0, (-s) % SIZE_MULTIPLE]
+    padded = F.pad(x, flat_pad, mode="reflect")  # pad <= 3 < size: a single reflection suffices
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        out = generator(padded)
+    generator.train(was_training)
+    return out[(slice(None), slice(None)) + tuple(slice(0, s) for s in sizes)]

@@ -1,0 +1,363 @@
+"""Exp2SimGAN training: DCLGAN-style dual training with Adam, constant-then-linear LR, resumable.
+
+``train`` takes the float patches of both domains (NaN filled with 0), scales each domain by
+``DataScaling`` to [-1, 1], trains on random crops (no resizing) of independently drawn
+convolved and unconvolved patches (unpaired), logs every loss term to ``out_dir/losses.csv``
+and writes a checkpoint every ``checkpoint_every`` iterations (and at the end). Rerun with the
+same ``out_dir``, settings and data, it resumes from the latest checkpoint and reproduces the
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from exp2simgan_core import __version__
+from exp2simgan_core.gan.checkpoint import (
+    DataScaling,
+    architecture_record,
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    mismatches,
+    save_atomically,
+)
+from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, PAPER_TEXT, LossWeights
+from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
+from exp2simgan_core.gan.networks import (
+    SIZE_MULTIPLE,
+    DiscriminatorSettings,
+    GeneratorSettings,
+    patchgan_output_size,
+)
+
+LOSS_LOG = "losses.csv"
+LOSS_COLUMNS = ("iteration", *GENERATOR_LOSS_TERMS, *DISCRIMINATOR_LOSS_TERMS, "lr")
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """Everything that defines a training run. Defaults are the paper's (2D, 256 x 256 crops)."""
+
+    dims: int = 2
+    generator: str = "resnet"
+    discriminator: str = "patchgan"
+    ngf: int = 64
+    n_blocks: int = 9
+    ndf: int = 64
+    n_layers_d: int = 3
+    nce_layers: tuple[int, ...] = (0, 4, 8, 12, 16)  # ResnetGenerator.model indices
+    num_patches: int = 256
+    mlp_dim: int = 256
+    nce_t: float = 0.07
+    gan_mode: str = "lsgan"  # key of ADVERSARIAL_LOSSES
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 1
+    n_epochs_constant: int = 200  # epochs at lr
+    n_epochs_decay: int = 200  # epochs of linear decay towards 0
+    crop_size: int = 256  # bins along every spatial axis; a multiple of 4
+    loss_weights: LossWeights = field(default_factory=lambda: PAPER_TEXT)
+    seed: int = 0
+    checkpoint_every: int = 1000  # iterations
+
+    def generator_settings(self) -> GeneratorSettings:
+        return GeneratorSettings(dims=self.dims, ngf=self.ngf, n_blocks=self.n_blocks)
+
+    def discriminator_settings(self) -> DiscriminatorSettings:
+        return DiscriminatorSettings(dims=self.dims, ndf=self.ndf, n_layers=self.n_layers_d)
+
+    def architecture(self) -> dict:
+        """The record a checkpoint stores and a resume or load must match."""
+        return architecture_record(
+            self.generator,
+            self.generator_settings(),
+            discriminator_name=self.discriminator,
+            discriminator=asdict(self.discriminator_settings()),
+            nce_layers=list(self.nce_layers),
+            mlp_dim=self.mlp_dim,
+        )
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that cannot work."""
+        if self.gan_mode not in ADVERSARIAL_LOSSES:
+            raise ValueError(f"gan_mode {self.gan_mode!r} not in {sorted(ADVERSARIAL_LOSSES)}")
+        if self.crop_size % SIZE_MULTIPLE:
+            raise ValueError(f"crop_size {self.crop_size} must be a multiple of {SIZE_MULTIPLE}")
+        if patchgan_output_size(self.crop_size, self.n_layers_d) < 1:
+            raise ValueError(
+                f"crop_size {self.crop_size} is too small for a {self.n_layers_d}-layer PatchGAN"
+            )
+        if self.checkpoint_every < 1 or self.batch_size < 1:
+            raise ValueError("checkpoint_every and batch_size must be positive")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where training stopped: last iteration run, latest checkpoint, whether all epochs ran."""
+
+    iteration: int
+    last_checkpoint: Path | None
+    completed: bool
+
+
+def _check_patches(name: str, patches: np.ndarray, settings: GanSettings) -> None:
+    if patches.ndim != settings.dims + 1:
+        raise ValueError(
+            f"{name} must have shape (n_patches, *spatial) with {settings.dims} spatial axes, "
+            f"got shape {patches.shape}"
+        )
+    if np.isnan(patches).any():
+        raise ValueError(f"{name} contains NaN; fill masked bins with 0 before training")
+    if min(patches.shape[1:]) < settings.crop_size:
+        raise ValueError(
+            f"{name} patches {patches.shape[1:]} are smaller than crop_size {settings.crop_size}"
+        )
+
+
+def data_scaling(convolved: np.ndarray, unconvolved: np.ndarray) -> DataScaling:
+    """Per-domain maxima of the training patches; raises ValueError if one is not positive."""
+    scaling = DataScaling(float(convolved.max()), float(unconvolved.max()))
+    if scaling.convolved_max <= 0 or scaling.unconvolved_max <= 0:
+        raise ValueError(f"training intensities must have a positive maximum, got {scaling}")
+    return scaling
+
+
+def random_crops(
+    patches: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(batch_size, 1, *[crop] * dims) float32: random patches, each at a random offset."""
+    idx = rng.integers(patches.shape[0], size=batch_size)
+    out = []
+    for i in idx:
+        starts = [int(rng.integers(s - crop + 1)) for s in patches.shape[1:]]
+        out.append(patches[(int(i), *(slice(a, a + crop) for a in starts))])
+    return np.stack(out)[:, None].astype(np.float32)
+
+
+def _scaled_crops(
+    patches: np.ndarray,
+    domain: str,
+    scaling: DataScaling,
+    settings: GanSettings,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """(batch_size, 1, *crop) float32 tensor of random crops scaled to [-1, 1]."""
+    crops = random_crops(patches, settings.batch_size, settings.crop_size, rng)
+    return torch.from_numpy(scaling.scale(crops, domain))
+
+
+def lr_lambda(n_constant: int, n_decay: int) -> Callable[[int], float]:
+    """CUT's linear rule: factor 1 for n_constant epochs, then 1 - k / (n_decay + 1)."""
+    return lambda epoch: 1.0 - max(0, epoch + 1 - n_constant) / float(n_decay + 1)
+
+
+def build_training(
+    settings: GanSettings, device: torch.device
+) -> tuple[DualGan, dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LambdaLR]]:
+    """Fresh networks (drawn from the torch RNG), Adam optimisers "g", "d", "f", schedulers."""
+    model = DualGan(
+        generator=settings.generator_settings(),
+        discriminator=settings.discriminator_settings(),
+        generator_name=settings.generator,
+        discriminator_name=settings.discriminator,
+        nce_layers=settings.nce_layers,
+        mlp_dim=settings.mlp_dim,
+    ).to(device)
+    fused = device.type == "cuda"
+    groups = {"g": model.generators(), "d": model.discriminators(), "f": model.heads()}
+    optimisers = {
+        k: torch.optim.Adam(
+            [p for m in mods for p in m.parameters()],
+            lr=settings.lr,
+            betas=settings.betas,
+            fused=fused,
+        )
+        for k, mods in groups.items()
+    }
+    rule = lr_lambda(settings.n_epochs_constant, settings.n_epochs_decay)
+    schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, rule) for k, o in optimisers.items()}
+    return model, optimisers, schedulers
+
+
+def train_step(
+    model: DualGan,
+    optimisers: dict[str, torch.optim.Optimizer],
+    real_exp: torch.Tensor,
+    real_sim: torch.Tensor,
+    settings: GanSettings,
+) -> dict[str, float]:
+    """One DCLGAN iteration: translate, update both discriminators, then generators and heads.
+
+    real_exp, real_sim: (B, 1, *crop) scaled to [-1, 1]. Returns every loss term as a float.
+    """
+    fake_sim = model.g_exp2sim(real_exp)
+    fake_exp = model.g_sim2exp(real_sim)
+    for d in model.discriminators():
+        d.requires_grad_(True)
+    optimisers["d"].zero_grad(set_to_none=True)
+    d_losses = model.discriminator_loss(
+        real_exp, real_sim, fake_exp, fake_sim,
+        weights=settings.loss_weights, gan_mode=settings.gan_mode,
+    )  # fmt: skip
+    d_losses["d_total"].backward()
+    optimisers["d"].step()
+    for d in model.discriminators():
+        d.requires_grad_(False)
+    optimisers["g"].zero_grad(set_to_none=True)
+    optimisers["f"].zero_grad(set_to_none=True)
+    g_losses = model.generator_loss(
+        real_exp, real_sim, fake_exp, fake_sim,
+        weights=settings.loss_weights, gan_mode=settings.gan_mode,
+        num_patches=settings.num_patches, temperature=settings.nce_t,
+    )  # fmt: skip
+    g_losses["g_total"].backward()
+    optimisers["g"].step()
+    optimisers["f"].step()
+    return {k: float(v.detach()) for k, v in {**g_losses, **d_losses}.items()}
+
+
+def _open_log(path: Path, resume_iteration: int) -> None:
+    """Write the header, or keep only the rows up to the resumed iteration."""
+    rows: list[list[str]] = []
+    if resume_iteration > 0 and path.exists():
+        with path.open(newline="") as f:
+            rows = [r for r in list(csv.reader(f))[1:] if int(r[0]) <= resume_iteration]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([list(LOSS_COLUMNS), *rows])
+
+
+def train(
+    settings: GanSettings,
+    convolved_patches: np.ndarray,
+    unconvolved_patches: np.ndarray,
+    out_dir: Path,
+    progress: bool = True,
+    *,
+    device: str = "cpu",
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train (or resume) the dual GAN on (n, *spatial) float intensity patches of each domain.
+
+    One epoch is ceil(max(n_convolved, n_unconvolved) / batch_size) iterations; the run lasts
+    n_epochs_constant + n_epochs_decay epochs. ``stop_after`` ends the run after that many total
+    iterations without a final checkpoint (as if killed; used by the resume tests). Raises
+    ValueError on bad data or if the latest checkpoint in ``out_dir`` came from other settings/data.
+    """
+    settings.validate()
+    _check_patches("convolved_patches", convolved_patches, settings)
+    _check_patches("unconvolved_patches", unconvolved_patches, settings)
+    scaling = data_scaling(convolved_patches, unconvolved_patches)
+    dev = torch.device(device)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    model, optimisers, schedulers = build_training(settings, dev)
+    per_epoch = math.ceil(
+        max(len(convolved_patches), len(unconvolved_patches)) / settings.batch_size
+    )
+    total = per_epoch * (settings.n_epochs_constant + settings.n_epochs_decay)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start, last = 0, latest_checkpoint(out_dir)
+    if last is not None:
+        start = _resume(last, settings, scaling, model, optimisers, schedulers, rng)
+    _open_log(out_dir / LOSS_LOG, start)
+    bar = tqdm(total=total, initial=start, disable=not progress, desc="Exp2SimGAN")
+    iteration = start
+    with (out_dir / LOSS_LOG).open("a", newline="") as log:
+        writer = csv.writer(log)
+        for iteration in range(start + 1, total + 1):
+            real_exp, real_sim = (
+                _scaled_crops(p, domain, scaling, settings, rng).to(dev)
+                for p, domain in (
+                    (convolved_patches, "convolved"),
+                    (unconvolved_patches, "unconvolved"),
+                )
+            )
+            losses = train_step(model, optimisers, real_exp, real_sim, settings)
+            lr = optimisers["g"].param_groups[0]["lr"]
+            writer.writerow(
+                [iteration, *(f"{losses[k]:.8g}" for k in LOSS_COLUMNS[1:-1]), f"{lr:.8g}"]
+            )
+            log.flush()
+            bar.update(1)
+            bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("g_gan", "g_nce", "g_idt", "d_total")})
+            if iteration % per_epoch == 0:
+                for s in schedulers.values():
+                    s.step()
+            if iteration % settings.checkpoint_every == 0 or iteration == total:
+                last = checkpoint_path(out_dir, iteration)
+                save_atomically(
+                    _state(settings, scaling, model, optimisers, schedulers, rng, iteration), last
+                )
+            if stop_after is not None and iteration >= stop_after:
+                break
+    bar.close()
+    return TrainResult(iteration=iteration, last_checkpoint=last, completed=iteration == total)
+
+
+Optimisers = dict[str, torch.optim.Optimizer]
+Schedulers = dict[str, torch.optim.lr_scheduler.LambdaLR]
+
+
+def _state(
+    settings: GanSettings,
+    scaling: DataScaling,
+    model: DualGan,
+    optimisers: Optimisers,
+    schedulers: Schedulers,
+    rng: np.random.Generator,
+    iteration: int,
+) -> dict:
+    """The checkpoint dict described in ``exp2simgan_core.gan.checkpoint``."""
+    return {
+        "networks": {name: module.state_dict() for name, module in model.named_children()},
+        "optimisers": {k: o.state_dict() for k, o in optimisers.items()},
+        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+        "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state},
+        "iteration": iteration,
+        "settings": asdict(settings),
+        "architecture": settings.architecture(),
+        "scaling": asdict(scaling),
+        "code_version": __version__,
+    }
+
+
+def _resume(
+    path: Path,
+    settings: GanSettings,
+    scaling: DataScaling,
+    model: DualGan,
+    optimisers: Optimisers,
+    schedulers: Schedulers,
+    rng: np.random.Generator,
+) -> int:
+    """Load ``path`` into the freshly built objects; return its iteration. Refuses other runs."""
+    state = load_checkpoint(path)
+    diff = mismatches(state["architecture"], settings.architecture())
+    if diff:
+        raise ValueError(f"{path} was trained with another architecture: {'; '.join(diff)}")
+    diff = mismatches(state["settings"], asdict(settings)) + mismatches(
+        state["scaling"], asdict(scaling)
+    )
+    if diff:
+        raise ValueError(
+            f"{path} came from other settings or data ({'; '.join(diff)}); use a new out_dir"
+        )
+    for name, module in model.named_children():
+        module.load_state_dict(state["networks"][name])
+    for k, o in optimisers.items():
+        o.load_state_dict(state["optimisers"][k])
+    for k, s in schedulers.items():
+        s.load_state_dict(state["schedulers"][k])
+    torch.set_rng_state(state["rng"]["torch"])
+    rng.bit_generator.state = state["rng"]["numpy"]
+    return int(state["iteration"])

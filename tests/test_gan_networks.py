@@ -1,0 +1,143 @@
+"""Tests of exp2simgan_core.gan.layers and .networks: shapes, parameter counts, layer numbering."""
+
+import pytest
+import torch
+from torch import nn
+
+from exp2simgan_core.gan.layers import Downsample, ResnetBlock, Upsample
+from exp2simgan_core.gan.networks import (
+    DISCRIMINATORS,
+    GENERATORS,
+    DiscriminatorSettings,
+    GeneratorSettings,
+    PatchGanDiscriminator,
+    PatchSampleMLP,
+    ResnetGenerator,
+    count_parameters,
+    patchgan_output_size,
+    translate_full,
+)
+
+PAPER_GENERATOR_PARAMETERS = 11_365_633  # the authors' network, one channel in and out
+PAPER_DISCRIMINATOR_PARAMETERS = 2_770_882
+TINY = GeneratorSettings(ngf=8, n_blocks=2)
+
+
+def test_paper_generator_has_the_authors_parameter_count():
+    assert count_parameters(ResnetGenerator(GeneratorSettings())) == PAPER_GENERATOR_PARAMETERS
+
+
+def test_paper_discriminator_has_the_authors_parameter_count():
+    d = PatchGanDiscriminator(DiscriminatorSettings())
+    assert count_parameters(d) == PAPER_DISCRIMINATOR_PARAMETERS
+
+
+def test_registries_build_every_entry_in_2d_and_3d():
+    for dims in (2, 3):
+        for cls in GENERATORS.values():
+            assert isinstance(cls(GeneratorSettings(dims=dims, ngf=4, n_blocks=1)), nn.Module)
+        for cls in DISCRIMINATORS.values():
+            assert isinstance(cls(DiscriminatorSettings(dims=dims, ndf=4)), nn.Module)
+
+
+def test_3d_generator_uses_3d_layers_and_has_more_parameters():
+    g3 = ResnetGenerator(GeneratorSettings(dims=3, ngf=4, n_blocks=1))
+    assert any(isinstance(m, nn.Conv3d) for m in g3.modules())
+    assert not any(isinstance(m, nn.Conv2d) for m in g3.modules())
+    g2 = ResnetGenerator(GeneratorSettings(dims=2, ngf=4, n_blocks=1))
+    assert count_parameters(g3) > count_parameters(g2)
+
+
+@pytest.mark.parametrize(
+    ("dims", "shape"), [(2, (1, 1, 40, 64)), (3, (1, 1, 16, 16, 16))], ids=["2d", "3d"]
+)
+def test_tiny_generator_keeps_multiples_of_4_in_tanh_range(dims, shape):
+    torch.manual_seed(0)
+    g = ResnetGenerator(GeneratorSettings(dims=dims, ngf=8, n_blocks=2))
+    y = g(torch.randn(shape))
+    assert y.shape == shape
+    assert y.abs().max().item() <= 1.0
+
+
+def test_generator_rounds_other_sizes_up_to_multiples_of_4():
+    g = ResnetGenerator(TINY)
+    assert g(torch.randn(1, 1, 41, 63)).shape == (1, 1, 44, 64)
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 1, 5, 41), (1, 1, 240, 37), (1, 1, 7, 9, 10)], ids=["2d-small", "2d", "3d"]
+)
+def test_translate_full_returns_any_input_size(shape):
+    g = ResnetGenerator(GeneratorSettings(dims=len(shape) - 2, ngf=4, n_blocks=1))
+    assert translate_full(g, torch.randn(shape)).shape == shape
+
+
+def test_translate_full_equals_forward_on_multiples_of_4():
+    torch.manual_seed(1)
+    g = ResnetGenerator(TINY).eval()
+    x = torch.randn(1, 1, 16, 24)
+    with torch.no_grad():
+        expected = g(x)
+    torch.testing.assert_close(translate_full(g, x), expected, rtol=0, atol=1e-6)
+
+
+def test_translate_full_rejects_wrong_rank_and_tiny_axes():
+    g = ResnetGenerator(TINY)
+    with pytest.raises(ValueError, match="rank 4"):
+        translate_full(g, torch.randn(1, 16, 16))
+    with pytest.raises(ValueError, match="at least 5 bins"):
+        translate_full(g, torch.randn(1, 1, 4, 16))
+
+
+def test_encoder_layer_numbering_matches_cut():
+    g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=5))
+    assert isinstance(g.model[0], nn.ReflectionPad2d)
+    assert isinstance(g.model[4], nn.Conv2d) and isinstance(g.model[8], nn.Conv2d)
+    assert isinstance(g.model[7], Downsample) and isinstance(g.model[11], Downsample)
+    assert isinstance(g.model[12], ResnetBlock) and isinstance(g.model[16], ResnetBlock)
+    assert isinstance(g.model[17], Upsample)
+    feats = g.encode(torch.randn(1, 1, 32, 32), (0, 4, 8, 12, 16))
+    assert [tuple(f.shape) for f in feats] == [
+        (1, 1, 38, 38),  # reflect-padded input
+        (1, 8, 32, 32),  # first down conv, before its norm
+        (1, 16, 16, 16),  # second down conv
+        (1, 16, 8, 8),  # residual block 1
+        (1, 16, 8, 8),  # residual block 5
+    ]
+    assert [g.layer_channels(i) for i in (0, 4, 8, 12, 16)] == [f.shape[1] for f in feats]
+
+
+def test_encode_rejects_layers_past_the_encoder():
+    g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=2))
+    with pytest.raises(ValueError, match="outside 0..13"):
+        g.encode(torch.randn(1, 1, 16, 16), (0, 4, 16))
+
+
+def test_discriminator_two_channels_and_patch_size():
+    d = PatchGanDiscriminator(DiscriminatorSettings(ndf=4))
+    for n in (24, 32, 64):
+        out = d(torch.randn(1, 1, n, n))
+        p = patchgan_output_size(n, 3)
+        assert out.shape == (1, 2, p, p)
+    assert patchgan_output_size(256, 3) == 30
+    assert patchgan_output_size(20, 3) == 0
+
+
+def test_downsample_and_upsample_have_no_parameters_and_keep_constants():
+    x = torch.full((1, 3, 8, 8), 2.5)
+    down, up = Downsample(2, 3), Upsample(2, 3)
+    assert count_parameters(down) == 0 and count_parameters(up) == 0
+    torch.testing.assert_close(down(x), torch.full((1, 3, 4, 4), 2.5))
+    torch.testing.assert_close(up(x), torch.full((1, 3, 16, 16), 2.5))
+
+
+def test_patch_sample_mlp_shares_ids_and_normalises():
+    torch.manual_seed(0)
+    head = PatchSampleMLP((1, 8), mlp_dim=16)
+    feats = [torch.randn(2, 1, 10, 10), torch.randn(2, 8, 4, 4)]
+    out, ids = head(feats, num_patches=32)
+    assert [tuple(o.shape) for o in out] == [(64, 16), (32, 16)]  # min(32, 16) patches at 4 x 4
+    torch.testing.assert_close(out[0].norm(dim=1), torch.ones(64))
+    again, ids_again = head(feats, num_patches=32, patch_ids=ids)
+    assert all(torch.equal(a, b) for a, b in zip(ids, ids_again, strict=True))
+    torch.testing.assert_close(again[1], out[1])

@@ -1,0 +1,138 @@
+"""Tests of exp2simgan_core.gan.train and .checkpoint on tiny networks (seconds on 2 CPU cores)."""
+
+import csv
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, load_generator
+from exp2simgan_core.gan.losses import AUTHORS_RELEASED
+from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
+from exp2simgan_core.gan.train import LOSS_COLUMNS, LOSS_LOG, GanSettings, random_crops, train
+
+TINY = GanSettings(
+    ngf=4,
+    n_blocks=1,
+    ndf=4,
+    nce_layers=(0, 4, 8, 12),
+    num_patches=16,
+    mlp_dim=16,
+    crop_size=24,
+    n_epochs_constant=2,
+    n_epochs_decay=1,  # 3 epochs of 2 iterations = 6 iterations
+    checkpoint_every=3,
+)
+
+
+@pytest.fixture(scope="module")
+def patches():
+    rng = np.random.default_rng(0)
+    convolved = rng.random((2, 28, 32)).astype(np.float32)
+    unconvolved = (rng.random((2, 28, 32)) * 4).astype(np.float32)
+    return convolved, unconvolved
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    nets = load_checkpoint(path)["networks"]
+    return {f"{n}.{k}": v for n, sd in nets.items() for k, v in sd.items()}
+
+
+def test_training_runs_logs_and_checkpoints(patches, tmp_path):
+    result = train(TINY, *patches, tmp_path, progress=False)
+    assert result.completed and result.iteration == 6
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "iter_00000003.pt",
+        "iter_00000006.pt",
+    ]
+    with (tmp_path / LOSS_LOG).open(newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == LOSS_COLUMNS
+    assert [int(r[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6]
+    values = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+    assert np.isfinite(values).all()
+    lr = values[:, -1]
+    np.testing.assert_allclose(lr, [1e-4] * 4 + [5e-5] * 2, rtol=1e-6)  # decay in epoch 3
+    state = load_checkpoint(result.last_checkpoint)
+    assert state["iteration"] == 6
+    assert state["settings"]["ngf"] == 4
+    assert state["architecture"]["generator"]["n_blocks"] == 1
+    assert state["scaling"]["unconvolved_max"] == pytest.approx(float(patches[1].max()))
+    assert set(state["optimisers"]) == {"g", "d", "f"}
+
+
+def test_resumed_run_ends_with_the_uninterrupted_weights(patches, tmp_path):
+    full = train(TINY, *patches, tmp_path / "full", progress=False)
+    killed = train(TINY, *patches, tmp_path / "resumed", progress=False, stop_after=4)
+    assert killed.iteration == 4 and not killed.completed
+    assert latest_checkpoint(tmp_path / "resumed").name == "iter_00000003.pt"
+    resumed = train(TINY, *patches, tmp_path / "resumed", progress=False)
+    assert resumed.completed
+    a, b = _weights(full.last_checkpoint), _weights(resumed.last_checkpoint)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=key)
+    with (tmp_path / "resumed" / LOSS_LOG).open(newline="") as f:
+        iterations = [int(r[0]) for r in list(csv.reader(f))[1:]]
+    assert iterations == [1, 2, 3, 4, 5, 6]  # the row of the lost iteration 4 was replaced
+
+
+def test_resume_refuses_another_architecture(patches, tmp_path):
+    train(TINY, *patches, tmp_path, progress=False, stop_after=3)
+    wider = dataclasses.replace(TINY, ngf=8)
+    with pytest.raises(ValueError, match=r"another architecture: .*generator\.ngf"):
+        train(wider, *patches, tmp_path, progress=False)
+    other_lr = dataclasses.replace(TINY, lr=2e-4)
+    with pytest.raises(ValueError, match="lr: checkpoint"):
+        train(other_lr, *patches, tmp_path, progress=False)
+
+
+def test_load_generator_checks_dims_and_architecture(patches, tmp_path):
+    result = train(TINY, *patches, tmp_path, progress=False, stop_after=3)
+    loaded = load_generator(result.last_checkpoint, "exp2sim", dims=2)
+    assert (loaded.input_domain, loaded.output_domain) == ("convolved", "unconvolved")
+    x = torch.from_numpy(loaded.scaling.scale(patches[0][:1, None], loaded.input_domain))
+    assert translate_full(loaded.generator, x).shape == (1, 1, 28, 32)
+    with pytest.raises(ValueError, match="holds a 2D generator; a 3D one was requested"):
+        load_generator(result.last_checkpoint, "sim2exp", dims=3)
+    with pytest.raises(ValueError, match="n_blocks: checkpoint 1, expected 9"):
+        load_generator(result.last_checkpoint, "sim2exp", expected=GeneratorSettings(ngf=4))
+    with pytest.raises(ValueError, match="direction"):
+        load_generator(result.last_checkpoint, "forward")
+
+
+def test_3d_training_and_authors_weights_run(tmp_path):
+    rng = np.random.default_rng(1)
+    vols = rng.random((1, 24, 24, 24)).astype(np.float32)
+    settings = dataclasses.replace(
+        TINY, dims=3, n_epochs_constant=1, n_epochs_decay=0, loss_weights=AUTHORS_RELEASED
+    )
+    result = train(settings, vols, vols * 2, tmp_path, progress=False)
+    assert result.completed and result.iteration == 1
+    assert load_generator(result.last_checkpoint, "sim2exp", dims=3).generator.settings.dims == 3
+
+
+def test_bad_inputs_are_named(patches, tmp_path):
+    convolved, unconvolved = patches
+    with pytest.raises(ValueError, match="convolved_patches contains NaN"):
+        train(TINY, np.full_like(convolved, np.nan), unconvolved, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="unconvolved_patches must have shape"):
+        train(TINY, convolved, unconvolved[0], tmp_path, progress=False)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        train(dataclasses.replace(TINY, crop_size=22), *patches, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="too small"):
+        train(dataclasses.replace(TINY, crop_size=20), *patches, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="positive maximum"):
+        train(TINY, np.zeros_like(convolved), unconvolved, tmp_path, progress=False)
+
+
+def test_random_crops_are_seeded_and_inside_the_patch():
+    patches = np.arange(2 * 6 * 8, dtype=np.float32).reshape(2, 6, 8)
+    a = random_crops(patches, 3, 4, np.random.default_rng(5))
+    b = random_crops(patches, 3, 4, np.random.default_rng(5))
+    assert a.shape == (3, 1, 4, 4)
+    np.testing.assert_array_equal(a, b)
+    for crop in a[:, 0]:
+        assert np.all(np.diff(crop, axis=1) == 1) and np.all(np.diff(crop, axis=0) == 8)
