@@ -46,6 +46,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/patches.smk"
+include: "rules/gan.smk"
 
 
 rule all:
@@ -53,3 +54,4 @@ rule all:
     input:
         rules.data.input,
         rules.patches.input,
+        rules.gan.input,

@@ -2,6 +2,8 @@
 
     exp2simgan simulate --model goodenough --params=-11.39,1.50,-1.35,1.50,0.88,0.074 \\
         --kind convolved --out x.h5
+    exp2simgan translate --checkpoint results/demo/gan2d/selected.pt --direction exp2sim \\
+        --in experiment.h5 --out experiment_exp2sim.h5
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from .io import check_writable, write_h5
+from .io import DataFileError, check_writable, read_h5, read_user_spectrum, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import CONVENTIONS, SpectrumCalculator, SpectrumSettings
 from .simulate import SimulationSettings, draw_spectra
 
 KINDS = ("unconvolved", "convolved")
+INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -82,11 +86,65 @@ def _simulate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {args.kind} {spec.name} spectrum {spectrum.shape}")
 
 
+def _add_translate(sub) -> None:
+    p = sub.add_parser("translate", help="translate spectra with a trained Exp2SimGAN generator")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (.pt) of a GAN run")
+    p.add_argument("--direction", required=True, choices=sorted(INPUT_DATASETS))
+    p.add_argument(
+        "--in",
+        dest="inp",
+        required=True,
+        help="project HDF5 ('spectra', else 'convolved'/'unconvolved' by direction) or a .npy "
+        "spectrum (NaN or 0 = uncovered)",
+    )
+    p.add_argument("--out", required=True, help="output HDF5 file (dataset 'spectra')")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=_translate)
+
+
+def _read_translate_input(path: Path, direction: str) -> np.ndarray:
+    """(n, *S) float32 spectra, NaN = uncovered, from a project HDF5 or a single .npy spectrum."""
+    if path.suffix.lower() == ".npy":
+        try:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except (ValueError, OSError) as err:
+            raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
+        return read_user_spectrum(path, shape)[np.newaxis]
+    datasets = read_h5(path).datasets
+    for name in ("spectra", INPUT_DATASETS[direction]):
+        if name in datasets:
+            return datasets[name]
+    raise DataFileError(
+        f"{path}: needs a dataset 'spectra' or '{INPUT_DATASETS[direction]}' for {direction} "
+        f"(it has: {', '.join(sorted(datasets)) or 'none'})"
+    )
+
+
+def _translate(args: argparse.Namespace) -> None:
+    from .gan.checkpoint import load_generator  # torch loads only for this command
+    from .gan.translate import translate_spectra
+
+    check_writable(args.out)
+    source = Path(args.inp)
+    spectra = _read_translate_input(source, args.direction)
+    loaded = load_generator(Path(args.checkpoint), args.direction)
+    translated = translate_spectra(loaded, spectra, device=args.device)
+    attrs = {
+        "direction": args.direction,
+        "checkpoint": str(Path(args.checkpoint).resolve()),
+        "source": str(source.resolve()),
+        "domain": loaded.output_domain,
+    }
+    write_h5(args.out, {"spectra": translated}, attrs)
+    print(f"wrote {args.out}: {args.direction} translation of {translated.shape}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exp2simgan", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
+    _add_translate(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.io import DataFileError, read_user_spectrum
 from exp2simgan_core.simulate import SimulationSettings
 
@@ -97,6 +98,13 @@ def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]
             f"patches.size: {size} is larger than a spectrum of this layout "
             f"({spectrum_shape[0]} x {spectrum_shape[1]} pixels); use at most {min(spectrum_shape)}"
         )
+    crop = config["gan"]["crop_size"]
+    if crop > size:
+        messages.append(f"gan.crop_size: {crop} is larger than patches.size ({size})")
+    try:
+        gan_settings(config["gan"], config["seed"])
+    except ValueError as err:
+        messages.append(f"gan: {err}")
     seen: set[str] = set()
     for i, entry in enumerate(config["user_spectra"]):
         if entry["name"] in seen:

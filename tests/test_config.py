@@ -157,3 +157,18 @@ def test_schema_order_makes_equal_configs_identical():
     a, b = in_schema_order(config, schema), in_schema_order(shuffled, schema)
     assert repr(a) == repr(b)
     assert list(a["simulation"]["spectrum"]["layout"])[:2] == ["n_pix", "n_ebins"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["gan"].update(crop_size=20), "gan.crop_size: 20 is larger than patches.size"),
+        (lambda c: c["gan"].update(n_blocks=2), "use n_blocks >= 5"),
+        (lambda c: c["gan"].update(crop_size=14), "crop_size 14 must be a multiple of 4"),
+    ],
+)
+def test_gan_settings_that_cannot_work_are_refused_before_any_job(edit, message):
+    config = with_defaults(preset("smoke"))
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
+        check_consistency(config, (16, 80))

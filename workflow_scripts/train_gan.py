@@ -1,0 +1,18 @@
+"""Train (or resume) Exp2SimGAN on the patches; copy the final checkpoint and loss log."""
+
+import logging
+import sys
+
+from exp2simgan_core.gan.pipeline import gan_settings, train_from_patches
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+train_from_patches(
+    snakemake.input[0],
+    gan_settings(snakemake.params.gan, snakemake.params.seed),
+    snakemake.params.run_dir,
+    snakemake.output.checkpoint,
+    snakemake.output.losses,
+    device=snakemake.params.gan["device"],
+)
