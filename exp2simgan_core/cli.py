@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,6 +106,8 @@ def _add_translate(sub) -> None:
 def _read_translate_input(path: Path, direction: str) -> np.ndarray:
     """(n, *S) float32 spectra, NaN = uncovered, from a project HDF5 or a single .npy spectrum."""
     if path.suffix.lower() == ".npy":
+        if not path.is_file():
+            raise DataFileError(f"{path}: no such file")
         try:
             shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
         except (ValueError, OSError) as err:
@@ -127,7 +130,13 @@ def _translate(args: argparse.Namespace) -> None:
     check_writable(args.out)
     source = Path(args.inp)
     spectra = _read_translate_input(source, args.direction)
-    loaded = load_generator(Path(args.checkpoint), args.direction)
+    try:
+        loaded = load_generator(Path(args.checkpoint), args.direction)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{args.checkpoint}: not a readable checkpoint file ({first_line})"
+        ) from None
     translated = translate_spectra(loaded, spectra, device=args.device)
     attrs = {
         "direction": args.direction,

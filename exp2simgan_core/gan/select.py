@@ -16,6 +16,7 @@ checkpoint, so the distances are comparable with each other (not with other runs
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,9 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     (mu1, s1), (mu2, s2) = _statistics(features_a), _statistics(features_b)
     scale = max(float(np.trace(s1) + np.trace(s2)) / (2 * len(s1)), np.finfo(float).tiny)
     ridge = np.eye(len(s1)) * COVARIANCE_RIDGE * scale
-    return float(calculate_frechet_distance(mu1, s1 + ridge, mu2, s2 + ridge))
+    with warnings.catch_warnings():  # pytorch-fid 0.3.0 passes scipy's deprecated ``disp``
+        warnings.filterwarnings("ignore", message=".*`disp` argument", category=DeprecationWarning)
+        return float(calculate_frechet_distance(mu1, s1 + ridge, mu2, s2 + ridge))
 
 
 def checkpoint_files(checkpoint_dir: Path) -> list[Path]:

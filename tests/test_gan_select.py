@@ -1,0 +1,83 @@
+"""Tests of exp2simgan_core.gan.select on a tiny trained GAN (seconds on 2 CPU cores)."""
+
+import numpy as np
+import pytest
+import torch
+
+from exp2simgan_core.gan.checkpoint import load_generator
+from exp2simgan_core.gan.select import encoder_features, frechet_distance, select_checkpoint
+from exp2simgan_core.gan.train import GanSettings, train
+
+TINY = GanSettings(
+    ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
+    crop_size=24, n_epochs_constant=2, n_epochs_decay=1, checkpoint_every=2,
+)  # fmt: skip
+# 3 epochs of 2 iterations: checkpoints at iterations 2, 4 and 6
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    convolved = rng.random((2, 28, 32)).astype(np.float32)
+    unconvolved = (rng.random((2, 28, 32)) * 4).astype(np.float32)
+    return convolved, unconvolved
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data):
+    out = tmp_path_factory.mktemp("gan")
+    train(TINY, *data, out, progress=False)
+    return out
+
+
+def test_encoder_features_are_pooled_channels(run_dir):
+    loaded = load_generator(run_dir / "checkpoints" / "iter_00000006.pt", "sim2exp")
+    x = torch.zeros(3, 1, 20, 28)
+    features = encoder_features(loaded.generator, x, layer=12)
+    assert features.shape == (3, loaded.generator.layer_channels(12)) == (3, 16)
+    assert features.dtype == np.float64
+    np.testing.assert_allclose(features[0], features[2])  # equal inputs, equal features
+    with pytest.raises(ValueError, match="outside 0..12"):
+        encoder_features(loaded.generator, x)  # layer 16 does not exist with 1 residual block
+    with pytest.raises(ValueError, match=r"rank 4 for a 2D generator"):
+        encoder_features(loaded.generator, x[0])
+
+
+def test_frechet_distance_closed_form_and_tiny_sets():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(50, 3))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shifted = frechet_distance(a, a + np.array([3.0, 0.0, 4.0]))  # |mean shift|^2 = 25
+    assert shifted == pytest.approx(25.0, rel=1e-4)
+    tiny = frechet_distance(rng.normal(size=(2, 16)), rng.normal(size=(3, 16)))  # singular cov
+    assert np.isfinite(tiny) and tiny > 0
+    with pytest.raises(ValueError, match="n >= 2"):
+        frechet_distance(a[:1], a)
+
+
+@pytest.mark.parametrize("direction", ["exp2sim", "sim2exp"])
+def test_select_returns_the_argmin_with_one_row_per_checkpoint(run_dir, data, direction):
+    convolved, unconvolved = data
+    inputs, targets = (convolved, unconvolved) if direction == "exp2sim" else data[::-1]
+    inputs = inputs.copy()
+    inputs[:, :2, :3] = np.nan
+    best, rows = select_checkpoint(run_dir / "checkpoints", direction, inputs, targets)
+    assert [r["checkpoint"] for r in rows] == [
+        "iter_00000002.pt", "iter_00000004.pt", "iter_00000006.pt",
+    ]  # fmt: skip
+    assert [r["iteration"] for r in rows] == [2, 4, 6]
+    distances = [r["frechet_distance"] for r in rows]
+    assert all(np.isfinite(d) and d >= 0 for d in distances)
+    assert best.name == rows[int(np.argmin(distances))]["checkpoint"]
+    assert best.parent == run_dir / "checkpoints"
+    again, _ = select_checkpoint(run_dir, direction, inputs, targets)  # the run folder works too
+    assert again == best
+
+
+def test_select_refuses_empty_folder_and_single_spectra(tmp_path, run_dir, data):
+    with pytest.raises(ValueError, match="no checkpoint files"):
+        select_checkpoint(tmp_path, "exp2sim", *data)
+    with pytest.raises(ValueError, match="inputs holds 1 spectra"):
+        select_checkpoint(run_dir, "exp2sim", data[0][:1], data[1])
+    with pytest.raises(ValueError, match="direction must be one of"):
+        select_checkpoint(run_dir, "sideways", *data)
