@@ -38,6 +38,8 @@ RESULTS = f"results/{config['preset']}"
 DATA = f"{RESULTS}/data"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+TABLES = f"{RESULTS}/tables"
+TRANSLATED = f"{RESULTS}/translated"
 
 
 report: "report/workflow.rst"
@@ -47,6 +49,7 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/patches.smk"
 include: "rules/gan.smk"
+include: "rules/translate.smk"
 
 
 rule all:
@@ -55,3 +58,4 @@ rule all:
         rules.data.input,
         rules.patches.input,
         rules.gan.input,
+        rules.translations.input,

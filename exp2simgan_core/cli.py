@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import DataFileError, check_writable, read_h5, read_user_spectrum, write_h5
+from .io import DataFileError, check_writable, read_user_spectrum, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import CONVENTIONS, SpectrumCalculator, SpectrumSettings
 from .simulate import SimulationSettings, draw_spectra
 
 KINDS = ("unconvolved", "convolved")
-INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
+DIRECTIONS = ("exp2sim", "sim2exp")
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -90,7 +90,7 @@ def _simulate(args: argparse.Namespace) -> None:
 def _add_translate(sub) -> None:
     p = sub.add_parser("translate", help="translate spectra with a trained Exp2SimGAN generator")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (.pt) of a GAN run")
-    p.add_argument("--direction", required=True, choices=sorted(INPUT_DATASETS))
+    p.add_argument("--direction", required=True, choices=DIRECTIONS)
     p.add_argument(
         "--in",
         dest="inp",
@@ -113,14 +113,9 @@ def _read_translate_input(path: Path, direction: str) -> np.ndarray:
         except (ValueError, OSError) as err:
             raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
         return read_user_spectrum(path, shape)[np.newaxis]
-    datasets = read_h5(path).datasets
-    for name in ("spectra", INPUT_DATASETS[direction]):
-        if name in datasets:
-            return datasets[name]
-    raise DataFileError(
-        f"{path}: needs a dataset 'spectra' or '{INPUT_DATASETS[direction]}' for {direction} "
-        f"(it has: {', '.join(sorted(datasets)) or 'none'})"
-    )
+    from .gan.pipeline import spectra_for
+
+    return spectra_for(path, direction)
 
 
 def _translate(args: argparse.Namespace) -> None:

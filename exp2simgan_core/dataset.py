@@ -48,6 +48,20 @@ def fill_masked(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), np.float32(FILL_VALUE), x)
 
 
+def network_input(x: np.ndarray, peak: float) -> np.ndarray:
+    """The one preprocessing of every network (GAN and classifier): fill, clip, scale to [-1, 1].
+
+    ``x``: intensities of any shape (NaN = uncovered); ``peak``: the intensity that maps to 1, in
+    the same unit (the largest intensity of the network's training data). NaN becomes
+    ``FILL_VALUE``, intensities are clipped to [0, peak], then mapped linearly 0 -> -1, peak -> 1.
+    Returns float32.
+    """
+    if not peak > 0:
+        raise ValueError(f"peak must be a positive intensity, got {peak}")
+    clipped = np.clip(fill_masked(x), np.float32(0.0), np.float32(peak))
+    return clipped / np.float32(peak) * np.float32(2.0) - np.float32(1.0)
+
+
 def stage_rng(seed: int, stream: int) -> np.random.Generator:
     """Generator of one stage, independent of the others, fixed by the run's ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))

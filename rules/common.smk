@@ -25,6 +25,14 @@ def data_mem_mb(data_mb):
 
 TRAIN = f"{DATA}/train.h5"
 TEST = f"{DATA}/test.h5"
+DIRECTIONS = ("exp2sim", "sim2exp")
+# Every data set the generators translate, by name: the held-out test pairs, the reference sets
+# and the user's spectra (prefixed user_).
+TRANSLATION_SOURCES = {
+    "test": TEST,
+    **{kind: f"{DATA}/reference/{kind}.h5" for kind in REFERENCE_SIZES},
+    **{f"user_{name}": f"{DATA}/user/{name}.h5" for name in USER_SPECTRA},
+}
 
 
 wildcard_constraints:
@@ -32,6 +40,8 @@ wildcard_constraints:
     kind="|".join(REFERENCE_SIZES),
     shard=r"\d{4}",
     name=r"[A-Za-z0-9_-]+",
+    set="|".join(TRANSLATION_SOURCES),
+    direction="|".join(DIRECTIONS),
 
 
 def shard_files(wildcards):

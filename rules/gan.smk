@@ -1,6 +1,7 @@
-"""Exp2SimGAN (2D): training on the patches (resumable), model selection, translation."""
+"""Exp2SimGAN (2D): training on the patches (resumable), then checkpoint selection."""
 
 GAN = f"{RESULTS}/gan2d"
+GAN_RUN = f"{GAN}/run"  # checkpoints live here, outside the outputs: kept on failure
 
 
 rule train_gan:
@@ -21,11 +22,41 @@ rule train_gan:
     params:
         gan=config["gan"],
         seed=config["seed"],
-        run_dir=f"{GAN}/run",  # checkpoints live here, outside the outputs: kept on failure
+        run_dir=GAN_RUN,
     script:
         "../workflow_scripts/train_gan.py"
+
+
+rule select_gan:
+    input:
+        final=rules.train_gan.output.checkpoint,
+        data=TRAIN,
+    output:
+        checkpoint=f"{GAN}/selected.pt",
+        table=report(
+            f"{TABLES}/gan_selection.csv",
+            caption="../report/gan_selection.rst",
+            category="Exp2SimGAN",
+        ),
+    log:
+        f"{LOGS}/select_gan.log",
+    benchmark:
+        f"{BENCHMARKS}/select_gan.tsv"
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 2
+    resources:
+        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        run_dir=GAN_RUN,
+        max_spectra=config["gan"]["selection_spectra"],
+        seed=config["seed"],
+        device=config["gan"]["device"],
+    script:
+        "../workflow_scripts/select_gan.py"
 
 
 rule gan:
     input:
         rules.train_gan.output,
+        rules.select_gan.output,

@@ -1,12 +1,17 @@
-"""File-level GAN stages used by the workflow: train from the patch file, keep the final state.
+"""File-level GAN stages used by the workflow: train, select a checkpoint, translate, score.
 
 The training run lives in its own folder (``run_dir``: ``checkpoints/`` and ``losses.csv``) that the
 workflow does not declare as an output, so a failed or killed job leaves it in place and the rerun
 resumes from the latest checkpoint; the declared outputs are copies made once training completes.
+
+Spectrum files: a data set's spectra are read from dataset 'spectra' when the file has one
+(reference sets, user spectra, translations), otherwise from the dataset of the direction's input
+domain ('convolved' for exp2sim, 'unconvolved' for sim2exp: the train and test files).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 import shutil
@@ -14,19 +19,32 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
+from exp2simgan_core.gan.select import select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
-from exp2simgan_core.io import check_writable, read_h5
+from exp2simgan_core.gan.translate import translate_spectra, translation_quality
+from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_h5
 from exp2simgan_core.physics.lswt import resolve_device
 
 PATCH_DATASETS = ("convolved", "unconvolved")
+WORKFLOW_KEYS = ("device", "selection_spectra")  # gan config keys that are not GanSettings
+INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
+OTHER = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
+SELECTION_DIRECTION = "exp2sim"  # the deconvolution decides which checkpoint is kept
+SELECTION_COLUMNS = ("checkpoint", "iteration", "direction", "frechet_distance", "selected")
+QUALITY_COLUMNS = (
+    "model_class", "direction", "n_spectra",
+    "psnr_before", "psnr_after", "ssim_before", "ssim_after",
+)  # fmt: skip
 
 
 def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSettings:
     """``GanSettings`` from the config's ``gan`` section (unknown keys raise ValueError)."""
-    values = dict(section)
-    values.pop("device", None)
+    values = {k: v for k, v in section.items() if k not in WORKFLOW_KEYS}
     weights = values.pop("loss_weights", "paper_text")
     if weights not in LOSS_WEIGHT_PRESETS:
         raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
@@ -79,3 +97,144 @@ def _copy_atomically(source: Path, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     shutil.copy2(source, tmp)
     os.replace(tmp, target)
+
+
+def spectra_for(path: str | Path, direction: str) -> np.ndarray:
+    """(n, *S) float32 spectra a ``direction`` reads from a project file (see module docstring)."""
+    if direction not in INPUT_DATASETS:
+        raise ValueError(f"direction must be one of {sorted(INPUT_DATASETS)}, got {direction!r}")
+    datasets = read_h5(path).datasets
+    for name in ("spectra", INPUT_DATASETS[direction]):
+        if name in datasets:
+            return datasets[name]
+    raise DataFileError(
+        f"{path}: needs a dataset 'spectra' or '{INPUT_DATASETS[direction]}' for {direction} "
+        f"(it has: {', '.join(sorted(datasets)) or 'none'})"
+    )
+
+
+def _subset(spectra: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """At most ``n`` spectra, drawn without replacement in a seeded order."""
+    if len(spectra) <= n:
+        return spectra
+    idx = np.sort(np.random.default_rng(seed).choice(len(spectra), size=n, replace=False))
+    return spectra[idx]
+
+
+def select_from_run(
+    run_dir: str | Path,
+    data_path: str | Path,
+    selected_checkpoint: str | Path,
+    table_csv: str | Path,
+    *,
+    max_spectra: int,
+    seed: int,
+    device: str = "auto",
+) -> Path:
+    """Score every checkpoint of ``run_dir`` in both directions; copy the selected one.
+
+    ``data_path`` holds paired 'convolved' and 'unconvolved' spectra (the training file: the test
+    file stays unseen until evaluation). For each direction, up to ``max_spectra`` (seeded draw)
+    input-domain spectra are translated and compared with as many real target-domain spectra by
+    ``select.select_checkpoint`` (Fréchet distance). The checkpoint with the lowest Exp2Sim
+    distance (``SELECTION_DIRECTION``) is copied to ``selected_checkpoint``; ``table_csv`` gets one
+    row per checkpoint and direction (``SELECTION_COLUMNS``). Returns the selected source path.
+    """
+    for out in (selected_checkpoint, table_csv):
+        check_writable(out)
+    data = read_h5(data_path, required=PATCH_DATASETS).datasets
+    dev = resolve_device(device)
+    rows, best = [], None
+    for direction in DIRECTIONS:
+        source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER[direction]]
+        path, scored = select_checkpoint(
+            Path(run_dir),
+            direction,
+            _subset(data[source], max_spectra, seed),
+            _subset(data[target], max_spectra, seed + 1),
+            device=dev,
+        )
+        if direction == SELECTION_DIRECTION:
+            best = path
+        rows += [{**r, "direction": direction} for r in scored]
+    for r in rows:
+        r["selected"] = r["checkpoint"] == best.name
+    _write_csv(table_csv, SELECTION_COLUMNS, rows)
+    _copy_atomically(best, Path(selected_checkpoint))
+    return best
+
+
+def translate_file(
+    checkpoint: str | Path,
+    direction: str,
+    in_path: str | Path,
+    out_path: str | Path,
+    device: str = "auto",
+) -> None:
+    """Translate the spectra of a project file; write 'spectra' (and 'label' if present)."""
+    check_writable(out_path)
+    spectra = spectra_for(in_path, direction)
+    loaded = load_generator(Path(checkpoint), direction)
+    translated = translate_spectra(loaded, spectra, device=resolve_device(device))
+    datasets = {"spectra": translated}
+    source = read_h5(in_path)
+    if "label" in source.datasets:
+        datasets["label"] = source.datasets["label"]
+    attrs = {
+        "direction": direction,
+        "checkpoint": Path(checkpoint).name,
+        "source": str(in_path),
+        "domain": loaded.output_domain,
+        **{k: source.attrs[k] for k in ("classes",) if k in source.attrs},
+    }
+    write_h5(out_path, datasets, attrs)
+
+
+def write_translation_quality(
+    test_path: str | Path, translated: dict[str, str | Path], table_csv: str | Path
+) -> list[dict]:
+    """PSNR/SSIM before and after translation on the held-out pairs, per model class.
+
+    ``translated`` maps each direction to its translation of the test file. Exp2Sim is scored
+    against the true unconvolved spectra (before = the convolved input), Sim2Exp against the true
+    convolved ones (before = the unconvolved input). Writes and returns rows with
+    ``QUALITY_COLUMNS`` (one per class and direction, then 'all' per direction).
+    """
+    check_writable(table_csv)
+    test = read_h5(test_path, required=(*PATCH_DATASETS, "label"))
+    classes = list(test.attrs["classes"])
+    labels = test.datasets["label"]
+    rows = []
+    for direction, path in translated.items():
+        pred = read_h5(path, required=("spectra",)).datasets["spectra"]
+        before = test.datasets[INPUT_DATASETS[direction]]
+        target = test.datasets[INPUT_DATASETS[OTHER[direction]]]
+        if pred.shape != target.shape:
+            raise DataFileError(
+                f"{path}: shape {pred.shape} differs from the test set's {target.shape}"
+            )
+        groups = [(c, labels == i) for i, c in enumerate(classes)] + [("all", labels >= 0)]
+        for name, mask in groups:
+            quality = translation_quality(pred[mask], target[mask], before[mask])
+            rows.append(
+                {
+                    "model_class": name,
+                    "direction": direction,
+                    "n_spectra": int(mask.sum()),
+                    **quality,
+                }
+            )
+    _write_csv(table_csv, QUALITY_COLUMNS, rows)
+    return rows
+
+
+def _write_csv(path: str | Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Atomic CSV: header ``columns``, floats with 6 significant digits."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    os.replace(tmp, path)

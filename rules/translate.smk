@@ -1,0 +1,54 @@
+"""Translation of every data set in both directions with the selected generator, and its quality."""
+
+
+rule translate:
+    input:
+        checkpoint=rules.select_gan.output.checkpoint,
+        spectra=lambda w: TRANSLATION_SOURCES[w.set],
+    output:
+        f"{TRANSLATED}/{{set}}_{{direction}}.h5",
+    log:
+        f"{LOGS}/translate/{{set}}_{{direction}}.log",
+    benchmark:
+        f"{BENCHMARKS}/translate/{{set}}_{{direction}}.tsv"
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 2
+    resources:
+        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        device=config["gan"]["device"],
+    script:
+        "../workflow_scripts/translate.py"
+
+
+rule translation_quality:
+    input:
+        test=TEST,
+        exp2sim=f"{TRANSLATED}/test_exp2sim.h5",
+        sim2exp=f"{TRANSLATED}/test_sim2exp.h5",
+    output:
+        report(
+            f"{TABLES}/translation_quality.csv",
+            caption="../report/translation_quality.rst",
+            category="Exp2SimGAN",
+        ),
+    log:
+        f"{LOGS}/translation_quality.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 1
+    resources:
+        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+    script:
+        "../workflow_scripts/translation_quality.py"
+
+
+rule translations:
+    input:
+        expand(
+            f"{TRANSLATED}/{{set}}_{{direction}}.h5",
+            set=TRANSLATION_SOURCES,
+            direction=DIRECTIONS,
+        ),
+        rules.translation_quality.output,

@@ -1,0 +1,112 @@
+"""Tests of the file-level GAN stages (selection, translation of files, the quality table)."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from exp2simgan_core.gan.pipeline import (
+    QUALITY_COLUMNS,
+    SELECTION_COLUMNS,
+    gan_settings,
+    select_from_run,
+    spectra_for,
+    translate_file,
+    write_translation_quality,
+)
+from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.io import DataFileError, read_h5, write_h5
+
+TINY = GanSettings(
+    ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
+    crop_size=24, n_epochs_constant=1, n_epochs_decay=1, checkpoint_every=2,
+)  # fmt: skip
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A trained tiny run, a paired file with labels (classes a, b) and a 'spectra' file."""
+    root = tmp_path_factory.mktemp("pipeline")
+    rng = np.random.default_rng(1)
+    convolved = rng.random((4, 28, 32)).astype(np.float32)
+    unconvolved = (rng.random((4, 28, 32)) * 3).astype(np.float32)
+    convolved[:, :3, :5] = np.nan
+    unconvolved[:, :3, :5] = np.nan
+    paired = root / "test.h5"
+    write_h5(
+        paired,
+        {"convolved": convolved, "unconvolved": unconvolved, "label": np.array([0, 1, 0, 1])},
+        {"classes": ["a", "b"]},
+    )
+    reference = root / "reference.h5"
+    write_h5(reference, {"spectra": convolved[:2]}, {})
+    run = root / "run"
+    train(TINY, np.nan_to_num(convolved), np.nan_to_num(unconvolved), run, progress=False)
+    return root, paired, reference, run
+
+
+def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
+    settings = gan_settings({"ngf": 8, "n_blocks": 6, "device": "cpu", "selection_spectra": 9}, 3)
+    assert (settings.ngf, settings.seed) == (8, 3)
+    with pytest.raises(ValueError, match=r"unknown gan key\(s\) \['ngff'\]"):
+        gan_settings({"ngff": 8}, 0)
+
+
+def test_spectra_for_prefers_spectra_then_the_direction_domain(files):
+    _, paired, reference, _ = files
+    assert spectra_for(reference, "sim2exp").shape == (2, 28, 32)
+    conv, unconv = spectra_for(paired, "exp2sim"), spectra_for(paired, "sim2exp")
+    assert np.nanmax(conv) < 1 < np.nanmax(unconv)  # 'convolved' and 'unconvolved' respectively
+    with pytest.raises(ValueError, match="direction must be one of"):
+        spectra_for(paired, "both")
+
+
+def test_select_from_run_writes_every_checkpoint_and_copies_the_exp2sim_best(files):
+    root, paired, _, run = files
+    selected, table = root / "selected.pt", root / "selection.csv"
+    best = select_from_run(run, paired, selected, table, max_spectra=3, seed=0, device="cpu")
+    rows = _rows(table)
+    assert tuple(rows[0]) == SELECTION_COLUMNS
+    assert len(rows) == 2 * 4  # 4 checkpoints (iterations 2, 4, 6, 8) x 2 directions
+    exp2sim = [r for r in rows if r["direction"] == "exp2sim"]
+    winner = min(exp2sim, key=lambda r: float(r["frechet_distance"]))
+    assert winner["checkpoint"] == best.name
+    assert {r["checkpoint"] for r in rows if r["selected"] == "True"} == {best.name}
+    assert selected.read_bytes() == best.read_bytes()
+
+
+def test_translate_file_keeps_labels_and_the_mask(files):
+    root, paired, _, run = files
+    out = root / "translated.h5"
+    translate_file(run / "checkpoints" / "iter_00000008.pt", "exp2sim", paired, out, "cpu")
+    data = read_h5(out, required=("spectra", "label"))
+    np.testing.assert_array_equal(data.datasets["label"], [0, 1, 0, 1])
+    assert np.isnan(data.datasets["spectra"][:, :3, :5]).all()
+    assert np.isfinite(data.datasets["spectra"][:, 3:]).all()
+    assert (data.attrs["direction"], data.attrs["domain"]) == ("exp2sim", "unconvolved")
+
+
+def test_quality_table_per_class_and_refuses_a_mismatched_translation(files):
+    root, paired, reference, run = files
+    translated = {}
+    for direction in ("exp2sim", "sim2exp"):
+        translated[direction] = root / f"t_{direction}.h5"
+        ckpt = run / "checkpoints" / "iter_00000008.pt"
+        translate_file(ckpt, direction, paired, translated[direction], "cpu")
+    table = root / "quality.csv"
+    rows = write_translation_quality(paired, translated, table)
+    written = _rows(table)
+    assert tuple(written[0]) == QUALITY_COLUMNS
+    assert [(r["model_class"], r["direction"]) for r in written] == [
+        ("a", "exp2sim"), ("b", "exp2sim"), ("all", "exp2sim"),
+        ("a", "sim2exp"), ("b", "sim2exp"), ("all", "sim2exp"),
+    ]  # fmt: skip
+    assert [r["n_spectra"] for r in rows] == [2, 2, 4, 2, 2, 4]
+    assert all(np.isfinite(r["psnr_after"]) and -1 <= r["ssim_after"] <= 1 for r in rows)
+    with pytest.raises(DataFileError, match="differs from the test set"):
+        write_translation_quality(paired, {"exp2sim": reference}, root / "bad.csv")
