@@ -40,6 +40,7 @@ LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 TABLES = f"{RESULTS}/tables"
 TRANSLATED = f"{RESULTS}/translated"
+APPLICABILITY = f"{RESULTS}/applicability"
 
 
 report: "report/workflow.rst"
@@ -50,6 +51,9 @@ include: "rules/simulate.smk"
 include: "rules/patches.smk"
 include: "rules/gan.smk"
 include: "rules/translate.smk"
+include: "rules/classify.smk"
+include: "rules/applicability.smk"
+include: "rules/figures.smk"
 
 
 rule all:
@@ -59,3 +63,6 @@ rule all:
         rules.patches.input,
         rules.gan.input,
         rules.translations.input,
+        rules.classification.input,
+        rules.applicability.output,
+        rules.figures.input,

@@ -4,11 +4,17 @@
         --kind convolved --out x.h5
     exp2simgan translate --checkpoint results/demo/gan2d/selected.pt --direction exp2sim \\
         --in experiment.h5 --out experiment_exp2sim.h5
+    exp2simgan classify --checkpoint results/demo/duq/unconvolved.pt --in spectrum.npy
+    exp2simgan applicability --checkpoint results/demo/gan2d/selected.pt \\
+        --train results/demo/data/train.h5 --held-out results/demo/data/test.h5 \\
+        --far results/demo/data/reference/digits.h5 results/demo/data/reference/photos.h5 \\
+        --in spectrum.npy
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import pickle
 import sys
@@ -17,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import DataFileError, check_writable, read_user_spectrum, write_h5
+from .io import DataFileError, check_writable, read_h5, read_user_spectrum, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import CONVENTIONS, SpectrumCalculator, SpectrumSettings
@@ -143,12 +149,81 @@ def _translate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {args.direction} translation of {translated.shape}")
 
 
+def _add_classify(sub) -> None:
+    p = sub.add_parser("classify", help="DUQ kernel values [Dimer | Goodenough] as JSON")
+    p.add_argument("--checkpoint", required=True, help="DUQ checkpoint (.pt) of a run")
+    p.add_argument(
+        "--in",
+        dest="inp",
+        required=True,
+        help="project HDF5 ('spectra') or a .npy spectrum in the run's layout (0 = uncovered)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=_classify)
+
+
+def _read_spectra(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """(n, *shape) spectra from a project HDF5 ('spectra') or a single .npy spectrum."""
+    if path.suffix.lower() == ".npy":
+        return read_user_spectrum(path, shape)[np.newaxis]
+    return read_h5(path, required=("spectra",), trailing_shape=shape).datasets["spectra"]
+
+
+def _classify(args: argparse.Namespace) -> None:
+    from .duq import classify, load_duq  # torch loads only for this command
+
+    loaded = load_duq(args.checkpoint)
+    spectra = _read_spectra(Path(args.inp), loaded.input_shape)
+    out = classify(loaded, spectra, device=args.device)
+    result = [
+        {
+            **{f"k_{c}": float(k) for c, k in zip(loaded.class_names, kernels, strict=True)},
+            "predicted": loaded.class_names[int(p)],
+            "certainty": float(c),
+        }
+        for kernels, p, c in zip(out.kernels, out.predicted, out.certainty, strict=True)
+    ]
+    print(json.dumps(result, indent=2))
+
+
+def _add_applicability(sub) -> None:
+    p = sub.add_parser(
+        "applicability", help="JSON verdict: how far spectra lie from the GAN's training data"
+    )
+    p.add_argument("--checkpoint", required=True, help="selected GAN checkpoint (.pt)")
+    p.add_argument("--train", required=True, help="the run's train.h5")
+    p.add_argument("--held-out", required=True, help="the run's test.h5 (calibrates the zones)")
+    p.add_argument(
+        "--far", required=True, nargs="+", help="far-away sets (calibrate the zones): digits.h5 ..."
+    )
+    p.add_argument("--in", dest="inp", required=True, help="project HDF5 ('spectra') or .npy")
+    p.add_argument("--direction", choices=DIRECTIONS, default="exp2sim")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=_applicability)
+
+
+def _applicability(args: argparse.Namespace) -> None:
+    from .applicability import ApplicabilitySettings
+    from .applicability_stage import user_verdict
+
+    shape = read_h5(args.train, required=("convolved",)).datasets["convolved"].shape[1:]
+    spectra = _read_spectra(Path(args.inp), shape)
+    result = user_verdict(
+        args.checkpoint, args.train, args.held_out, args.far, spectra,
+        ApplicabilitySettings(seed=args.seed), args.direction, args.device,
+    )  # fmt: skip
+    print(json.dumps(result, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exp2simgan", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_translate(sub)
+    _add_classify(sub)
+    _add_applicability(sub)
     return parser
 
 

@@ -16,11 +16,13 @@ Example::
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import math
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,3 +268,26 @@ def _clean_user_array(path: Path, array: np.ndarray, shape: tuple[int, int]) -> 
         log.info("%s: clipped %d small negative intensities to 0", path, n_negative)
         x[x < 0] = 0.0
     return x
+
+
+def write_csv(path: str | Path, columns: Sequence[str], rows: Sequence[dict]) -> None:
+    """Atomic CSV with header ``columns``; floats with 6 significant digits."""
+
+    def cell(v: Any) -> Any:
+        return f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else v
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
+    os.replace(tmp, path)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

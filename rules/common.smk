@@ -33,11 +33,33 @@ TRANSLATION_SOURCES = {
     **{kind: f"{DATA}/reference/{kind}.h5" for kind in REFERENCE_SIZES},
     **{f"user_{name}": f"{DATA}/user/{name}.h5" for name in USER_SPECTRA},
 }
+# Far-away image sets (out of domain by construction) and the classification stage's names.
+OOD_SIZES = {"digits": config["simulation"]["n_digits"], "photos": config["simulation"]["n_photos"]}
+DUQ_DOMAINS = ("unconvolved", "convolved")
+BASELINE_METHODS = ("richardson_lucy", "wiener")
+# Sets whose kernel values are reported raw and, except the far-away ones, GAN-deconvolved.
+DECONVOLVED_SETS = [s for s in TRANSLATION_SOURCES if s != "test"]
+# Sets measured against the training set: name -> (file, dataset; None = 'spectra').
+APPLICABILITY_SOURCES = {
+    "train": (TRAIN, "convolved"),  # features of the training spectra of each encoder's domain
+    "test_convolved": (TEST, "convolved"),
+    "test_unconvolved": (TEST, "unconvolved"),
+    **{kind: (f"{DATA}/reference/{kind}.h5", None) for kind in REFERENCE_SIZES},
+    **{s: (f"{DATA}/reference/{s}.h5", None) for s in OOD_SIZES},
+    **{f"user_{name}": (f"{DATA}/user/{name}.h5", None) for name in USER_SPECTRA},
+}
+KERNEL_SOURCES = {
+    **{s: TRANSLATION_SOURCES[s] for s in DECONVOLVED_SETS},
+    **{s: f"{DATA}/reference/{s}.h5" for s in OOD_SIZES},
+}
 
 
 wildcard_constraints:
     model="|".join(MODEL_CLASSES),
     kind="|".join(REFERENCE_SIZES),
+    ood="|".join(OOD_SIZES),
+    domain="|".join(DUQ_DOMAINS),
+    method="|".join(BASELINE_METHODS),
     shard=r"\d{4}",
     name=r"[A-Za-z0-9_-]+",
     set="|".join(TRANSLATION_SOURCES),

@@ -27,6 +27,7 @@ rule translation_quality:
         test=TEST,
         exp2sim=f"{TRANSLATED}/test_exp2sim.h5",
         sim2exp=f"{TRANSLATED}/test_sim2exp.h5",
+        baselines=expand(f"{RESULTS}/baselines/test_{{method}}.h5", method=BASELINE_METHODS),
     output:
         report(
             f"{TABLES}/translation_quality.csv",
@@ -40,6 +41,8 @@ rule translation_quality:
     threads: 1
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        methods=BASELINE_METHODS,
     script:
         "../workflow_scripts/translation_quality.py"
 

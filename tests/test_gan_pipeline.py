@@ -93,11 +93,11 @@ def test_translate_file_keeps_labels_and_the_mask(files):
 
 def test_quality_table_per_class_and_refuses_a_mismatched_translation(files):
     root, paired, reference, run = files
-    translated = {}
+    translated = []
     for direction in ("exp2sim", "sim2exp"):
-        translated[direction] = root / f"t_{direction}.h5"
+        translated.append(("gan", direction, root / f"t_{direction}.h5"))
         ckpt = run / "checkpoints" / "iter_00000008.pt"
-        translate_file(ckpt, direction, paired, translated[direction], "cpu")
+        translate_file(ckpt, direction, paired, translated[-1][2], "cpu")
     table = root / "quality.csv"
     rows = write_translation_quality(paired, translated, table)
     written = _rows(table)
@@ -109,4 +109,4 @@ def test_quality_table_per_class_and_refuses_a_mismatched_translation(files):
     assert [r["n_spectra"] for r in rows] == [2, 2, 4, 2, 2, 4]
     assert all(np.isfinite(r["psnr_after"]) and -1 <= r["ssim_after"] <= 1 for r in rows)
     with pytest.raises(DataFileError, match="differs from the test set"):
-        write_translation_quality(paired, {"exp2sim": reference}, root / "bad.csv")
+        write_translation_quality(paired, [("gan", "exp2sim", reference)], root / "bad.csv")

@@ -1,4 +1,4 @@
-"""PSNR/SSIM of both translations of the held-out test pairs, per model class."""
+"""PSNR/SSIM of the GAN's translations and the baselines' deconvolutions of the test pairs."""
 
 import logging
 import sys
@@ -10,6 +10,15 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 
 write_translation_quality(
     snakemake.input.test,
-    {"exp2sim": snakemake.input.exp2sim, "sim2exp": snakemake.input.sim2exp},
+    [
+        ("gan", "exp2sim", snakemake.input.exp2sim),
+        ("gan", "sim2exp", snakemake.input.sim2exp),
+        *(
+            (method, "exp2sim", path)
+            for method, path in zip(
+                snakemake.params.methods, snakemake.input.baselines, strict=True
+            )
+        ),
+    ],
     snakemake.output[0],
 )

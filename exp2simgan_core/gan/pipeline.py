@@ -11,11 +11,10 @@ domain ('convolved' for exp2sim, 'unconvolved' for sim2exp: the train and test f
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from exp2simgan_core.gan.networks import GENERATORS
 from exp2simgan_core.gan.select import select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
-from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_h5
+from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
 from exp2simgan_core.physics.lswt import resolve_device
 
 PATCH_DATASETS = ("convolved", "unconvolved")
@@ -37,6 +36,7 @@ OTHER = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 SELECTION_DIRECTION = "exp2sim"  # the deconvolution decides which checkpoint is kept
 SELECTION_COLUMNS = ("checkpoint", "iteration", "direction", "frechet_distance", "selected")
 QUALITY_COLUMNS = (
+    "method",
     "model_class", "direction", "n_spectra",
     "psnr_before", "psnr_after", "ssim_before", "ssim_after",
 )  # fmt: skip
@@ -159,7 +159,7 @@ def select_from_run(
         rows += [{**r, "direction": direction} for r in scored]
     for r in rows:
         r["selected"] = r["checkpoint"] == best.name
-    _write_csv(table_csv, SELECTION_COLUMNS, rows)
+    write_csv(table_csv, SELECTION_COLUMNS, rows)
     _copy_atomically(best, Path(selected_checkpoint))
     return best
 
@@ -191,21 +191,25 @@ def translate_file(
 
 
 def write_translation_quality(
-    test_path: str | Path, translated: dict[str, str | Path], table_csv: str | Path
+    test_path: str | Path,
+    translated: Sequence[tuple[str, str, str | Path]],
+    table_csv: str | Path,
 ) -> list[dict]:
     """PSNR/SSIM before and after translation on the held-out pairs, per model class.
 
-    ``translated`` maps each direction to its translation of the test file. Exp2Sim is scored
-    against the true unconvolved spectra (before = the convolved input), Sim2Exp against the true
-    convolved ones (before = the unconvolved input). Writes and returns rows with
-    ``QUALITY_COLUMNS`` (one per class and direction, then 'all' per direction).
+    ``translated``: (method, direction, path) for each file holding 'spectra' that translate the
+    test file in that direction (the GAN's, or a classical deconvolution's for exp2sim). Exp2Sim
+    is scored against the true unconvolved spectra (before = the convolved input), Sim2Exp
+    against the true convolved ones (before = the unconvolved input). Writes and returns rows
+    with ``QUALITY_COLUMNS`` (per file: one per class, then 'all').
     """
     check_writable(table_csv)
     test = read_h5(test_path, required=(*PATCH_DATASETS, "label"))
     classes = list(test.attrs["classes"])
     labels = test.datasets["label"]
+    groups = [(c, labels == i) for i, c in enumerate(classes)] + [("all", labels >= 0)]
     rows = []
-    for direction, path in translated.items():
+    for method, direction, path in translated:
         pred = read_h5(path, required=("spectra",)).datasets["spectra"]
         before = test.datasets[INPUT_DATASETS[direction]]
         target = test.datasets[INPUT_DATASETS[OTHER[direction]]]
@@ -213,28 +217,16 @@ def write_translation_quality(
             raise DataFileError(
                 f"{path}: shape {pred.shape} differs from the test set's {target.shape}"
             )
-        groups = [(c, labels == i) for i, c in enumerate(classes)] + [("all", labels >= 0)]
         for name, mask in groups:
             quality = translation_quality(pred[mask], target[mask], before[mask])
             rows.append(
                 {
+                    "method": method,
                     "model_class": name,
                     "direction": direction,
                     "n_spectra": int(mask.sum()),
                     **quality,
                 }
             )
-    _write_csv(table_csv, QUALITY_COLUMNS, rows)
+    write_csv(table_csv, QUALITY_COLUMNS, rows)
     return rows
-
-
-def _write_csv(path: str | Path, columns: tuple[str, ...], rows: list[dict]) -> None:
-    """Atomic CSV: header ``columns``, floats with 6 significant digits."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-    os.replace(tmp, path)

@@ -1,0 +1,441 @@
+"""Applicability domain: how far a set of spectra lies from the GAN's training data.
+
+Features. A spectrum is described by the activations of a generator's encoder just before its
+residual blocks (``ENCODER_LAYER``, the output of the last anti-aliased down-sampling, 4 * ngf
+channels at 1/4 resolution). The paper flattened that map, which ties the feature vector to one
+spectrum size; here each channel is average-pooled onto a fixed ``FEATURE_GRID``-per-axis grid
+first (4 x 4 for images, 4 x 4 x 4 for volumes) and then flattened, so spectra of any size map to
+one vector of ``4 * ngf * FEATURE_GRID ** dims`` numbers (4096 for the paper's 2D generator) that
+keeps coarse spatial layout. Features are activations of inputs scaled to [-1, 1]: dimensionless.
+
+Distances. For a target set, ``n_repeats`` times: draw ``n_points`` training features and
+``n_points`` features of the set (without replacement; all of the set when it is smaller), give
+each point uniform weight, and solve entropic optimal transport with the squared-Euclidean cost.
+The reported number is the Sinkhorn distance of Cuturi (2013), the transport cost <P, C> of the
+entropic optimal plan P (not the regularised objective, not the debiased Sinkhorn divergence), in
+squared feature units. Thresholds between three zones (trustworthy, expert opinion,
+untrustworthy) come from quantiles of held-out in-domain and known out-of-domain distances.
+
+Solver. All repeats of one set are solved together by POT's batched solver (``ot.batch``,
+POT >= 0.9.6) on CPU torch tensors; its speed follows torch's intra-op thread setting, so a job on
+a shared machine should call ``torch.set_num_threads`` with the cores it owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import ot
+import torch
+import torch.nn.functional as F
+from ot.batch import loss_linear_batch, solve_batch
+
+from exp2simgan_core.dataset import fill_masked
+from exp2simgan_core.gan.checkpoint import LoadedGenerator
+from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
+from exp2simgan_core.io import DataFileError, read_h5, write_h5
+
+ENCODER_LAYER = 3 + 4 * N_DOWNSAMPLING  # 11: the last Downsample, just before the residual blocks
+FEATURE_GRID = 4  # bins per spatial axis each feature channel is average-pooled onto
+ROUND_ITER = 100  # Sinkhorn iterations per warm-started round (see _solve_in_rounds)
+MAX_KERNEL_EXPONENT = 200.0  # largest shifted cost / reg solved with exp(-C / reg) (not log)
+ZONES = ("trustworthy", "expert_opinion", "untrustworthy")
+
+
+@dataclass(frozen=True)
+class ApplicabilitySettings:
+    """Repeated entropic-OT distances between training and target features (paper: 1000 x 20)."""
+
+    n_repeats: int = 1000  # independent draws per target set
+    n_points: int = 20  # features drawn from each side per repeat (all of a smaller set)
+    set_points: int | None = None  # draw this many from the set instead (zones for small sets)
+    reg: float = 0.05  # entropic regularisation, as a fraction of the mean training pair cost
+    seed: int = 0
+    tol: float = 1e-4  # POT's stop rule: L2 norm of the row-marginal error (total mass 1)
+    max_iter: int = 10000  # Sinkhorn iterations before giving up with a warning
+
+    def __post_init__(self) -> None:
+        if self.set_points is not None and self.set_points < 1:
+            raise ValueError(f"set_points must be >= 1 or None, got {self.set_points}")
+        for name in ("n_repeats", "n_points", "max_iter"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("reg", "tol"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+
+def spectrum_features(
+    loaded: LoadedGenerator, spectra: np.ndarray, device: str = "cpu", batch: int = 8
+) -> np.ndarray:
+    """Pooled encoder features (n, 4 * ngf * FEATURE_GRID ** dims), float64, of (n, *S) spectra.
+
+    ``spectra`` are in ``loaded.input_domain`` (Exp2Sim's encoder reads convolved spectra,
+    Sim2Exp's unconvolved ones), in that domain's training intensity unit, NaN = uncovered; shape
+    (n, rows, cols) for a 2D generator or (n, H, K, E) for a 3D one, every axis >= MIN_FULL_SIZE
+    bins. They are preprocessed as the GAN reads them: ``fill_masked`` (NaN -> 0), then
+    ``loaded.scaling.scale`` with the input domain. ``batch`` spectra pass the encoder at once.
+    Raises ValueError on a wrong rank, a too-small axis, an all-NaN spectrum or Inf (naming it).
+    """
+    generator = loaded.generator
+    dims = generator.settings.dims
+    x = np.asarray(spectra)
+    if x.ndim != dims + 1 or len(x) == 0 or min(x.shape[1:]) < MIN_FULL_SIZE:
+        layout = "(n, rows, cols)" if dims == 2 else "(n, H, K, E)"
+        raise ValueError(
+            f"spectra of shape {x.shape} do not fit a {dims}D generator: expected {layout} with "
+            f"n >= 1 and every axis >= {MIN_FULL_SIZE} bins; add a leading axis for one spectrum"
+        )
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    x = x.astype(np.float32)
+    for i, s in enumerate(x):
+        if np.isinf(s).any():
+            raise ValueError(f"spectrum {i} contains infinite intensities")
+        if np.isnan(s).all():
+            raise ValueError(f"spectrum {i} is entirely NaN (no covered pixel)")
+    generator = generator.to(device)
+    was_training = generator.training
+    generator.eval()
+    pool = F.adaptive_avg_pool2d if dims == 2 else F.adaptive_avg_pool3d
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            chunk = torch.from_numpy(fill_masked(x[start : start + batch])).unsqueeze(1)
+            scaled = loaded.scaling.scale(chunk.to(device), loaded.input_domain)  # (b, 1, *S)
+            (feature,) = generator.encode(scaled, (ENCODER_LAYER,))  # (b, 4 ngf, *ceil(S / 4))
+            pooled = pool(feature, (FEATURE_GRID,) * dims)  # (b, 4 ngf, *grid)
+            out.append(pooled.flatten(1).double().cpu().numpy())
+    generator.train(was_training)
+    return np.concatenate(out)
+
+
+def _check_features(name: str, features: np.ndarray) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) == 0:
+        raise ValueError(f"{name} features have shape {f.shape}; need (n, d) with n >= 1")
+    if not np.isfinite(f).all():
+        raise ValueError(f"{name} features contain NaN or Inf")
+    return f
+
+
+def regularisation(train_features: np.ndarray, settings: ApplicabilitySettings) -> float:
+    """Absolute entropic regularisation: ``settings.reg`` times the mean training pair cost.
+
+    The mean squared-Euclidean cost over all ordered pairs of the (n, d) training features is
+    2 * sum_k var_k (population variances). One value per training set, so every target set (and a
+    user's spectra) is measured with the same functional. Raises ValueError for zero spread.
+    """
+    train = _check_features("training", train_features)
+    mean_cost = 2.0 * float(train.var(axis=0).sum())
+    if not mean_cost > 0:
+        raise ValueError("training features have zero spread; the regularisation would be 0")
+    return settings.reg * mean_cost
+
+
+def draw_indices(
+    n_train: int, n_set: int, settings: ApplicabilitySettings, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of training and set indices per repeat: (n_repeats, k) and (n_repeats, m).
+
+    k = min(n_points, n_train), m = min(set_points or n_points, n_set); each row is drawn without
+    replacement, repeat by repeat (training, then set); a side with at most that many points uses
+    all of them.
+    """
+    k = min(settings.n_points, n_train)
+    m = min(settings.set_points or settings.n_points, n_set)
+    train_idx = np.empty((settings.n_repeats, k), dtype=np.intp)
+    set_idx = np.empty((settings.n_repeats, m), dtype=np.intp)
+    for r in range(settings.n_repeats):
+        train_idx[r] = rng.choice(n_train, k, replace=False) if k < n_train else np.arange(k)
+        set_idx[r] = rng.choice(n_set, m, replace=False) if m < n_set else np.arange(m)
+    return train_idx, set_idx
+
+
+def _row_error(plan: torch.Tensor) -> torch.Tensor:
+    """POT's stop criterion per problem: L2 norm of the row sums minus the uniform weights."""
+    return ((plan.sum(dim=2) - 1.0 / plan.shape[1]) ** 2).sum(dim=1) ** 0.5
+
+
+def _shift(costs: torch.Tensor) -> torch.Tensor:
+    """Costs minus row minima, then minus column minima: >= 0, a zero in each row and column.
+
+    Sinkhorn's plans do not change (the scalings absorb row and column offsets).
+    """
+    costs = costs - costs.amin(dim=2, keepdim=True)
+    return costs - costs.amin(dim=1, keepdim=True)
+
+
+def _solve_in_rounds(
+    shifted: torch.Tensor, reg: float, method: str, settings: ApplicabilitySettings
+) -> torch.Tensor:
+    """Plans (B, k, m) from POT's batched solver, run in warm-started rounds.
+
+    POT stops a batch when its slowest problem converges, so a few slow repeats would make all
+    of them iterate as long. Each round runs at most ``ROUND_ITER`` iterations and the next one
+    keeps only the problems still above tol. POT starts from unit scalings, so a round continues
+    the previous one by solving the costs reduced by its log-scalings u, v (C - reg (u_i + v_j),
+    same plans): the iterates are those of one uninterrupted run.
+    """
+    plan = torch.empty_like(shifted)
+    todo = torch.arange(len(shifted))
+    done = 0
+    while True:
+        budget = min(ROUND_ITER, settings.max_iter - done)
+        result = solve_batch(
+            shifted, reg, method=method, tol=settings.tol, max_iter=budget, grad="detach"
+        )
+        plan[todo] = result.plan
+        done += budget
+        still_open = _row_error(result.plan) >= settings.tol
+        if done >= settings.max_iter or not bool(still_open.any()):
+            return plan
+        u, v = result.potentials  # scalings (B, k), (B, m); their logs for log_sinkhorn
+        if method == "sinkhorn":
+            u, v = torch.log(u), torch.log(v)
+        shifted = _shift(shifted - reg * (u[:, :, None] + v[:, None, :]))[still_open]
+        todo = todo[still_open]
+
+
+def _batched_sinkhorn(
+    costs: torch.Tensor, reg: float, settings: ApplicabilitySettings
+) -> torch.Tensor:
+    """<P, C> (B,) of the entropic plans of (B, k, m) costs, uniform weights, solved batched.
+
+    The costs are shifted (``_shift``) first. Problems whose largest shifted cost stays
+    below ``MAX_KERNEL_EXPONENT * reg`` use POT's multiplicative Sinkhorn (kernel exp(-C / reg), no
+    underflow to worry about and about 5x faster); the others its log-domain Sinkhorn.
+    """
+    shifted = _shift(costs)
+    log_domain = shifted.amax(dim=(1, 2)) > MAX_KERNEL_EXPONENT * reg
+    plan = torch.empty_like(costs)
+    for method, chosen in (("sinkhorn", ~log_domain), ("log_sinkhorn", log_domain)):
+        if chosen.any():
+            plan[chosen] = _solve_in_rounds(shifted[chosen], reg, method, settings)
+    row_error = _row_error(plan)
+    if not bool((row_error < settings.tol).all()):
+        warnings.warn(
+            f"Sinkhorn stopped after max_iter={settings.max_iter} with a marginal error of "
+            f"{float(row_error.max()):.1e} > tol={settings.tol:g}; raise max_iter or reg",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return loss_linear_batch(costs, plan)
+
+
+def sinkhorn_distances(
+    train_features: np.ndarray,
+    set_features: np.ndarray,
+    settings: ApplicabilitySettings,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Sinkhorn distances (n_repeats,) between random draws of training and set features.
+
+    ``train_features`` (n_train, d) and ``set_features`` (n_set, d): ``spectrum_features`` of one
+    generator. The squared-Euclidean cost matrix between ALL training and ALL set features is
+    computed once (n_train x n_set float64 in memory); each repeat indexes the rows and columns of
+    its draw (``draw_indices``), and all repeats are solved in one batch with regularisation
+    ``regularisation(train_features, settings)``. Each value is <P, C>, the transport cost of the
+    entropic optimal plan with uniform weights (>= the exact earth mover's cost, approaching it as
+    reg -> 0), in squared feature units. ``rng``: a Generator, a seed, or None for settings.seed.
+
+    >>> sinkhorn_distances(train, held_out, ApplicabilitySettings(), rng=0)  # doctest: +SKIP
+    """
+    train = _check_features("training", train_features)
+    target = _check_features("set", set_features)
+    if train.shape[1] != target.shape[1]:
+        raise ValueError(
+            f"training features have {train.shape[1]} dimensions, the set's {target.shape[1]}; "
+            "compute both with the same generator"
+        )
+    reg = regularisation(train, settings)
+    stream = np.random.default_rng(settings.seed if rng is None else rng)
+    train_idx, set_idx = draw_indices(len(train), len(target), settings, stream)
+    cost = ot.dist(train, target, metric="sqeuclidean")  # (n_train, n_set)
+    costs = torch.from_numpy(cost[train_idx[:, :, None], set_idx[:, None, :]])  # (R, k, m)
+    return _batched_sinkhorn(costs, reg, settings).numpy()
+
+
+def set_rng(seed: int, name: str) -> np.random.Generator:
+    """Random stream of the target set ``name``: fixed by (seed, name), independent of others."""
+    key = int.from_bytes(hashlib.sha256(f"applicability/{name}".encode()).digest()[:8], "little")
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+
+
+def distance_table(
+    train_features: np.ndarray,
+    sets: Mapping[str, np.ndarray],
+    settings: ApplicabilitySettings,
+) -> dict[str, np.ndarray]:
+    """``sinkhorn_distances`` of each named (n_set, d) feature set, each with ``set_rng(seed,
+    name)``, so adding or removing a set leaves the others' distances unchanged."""
+    return {
+        name: sinkhorn_distances(train_features, features, settings, set_rng(settings.seed, name))
+        for name, features in sets.items()
+    }
+
+
+@dataclass(frozen=True)
+class Zones:
+    """Sinkhorn-distance thresholds (squared feature units) of the three zones.
+
+    trustworthy: d <= trust_max; expert_opinion: trust_max < d < untrust_min; untrustworthy:
+    d >= untrust_min. ``derivation`` records how the thresholds were obtained.
+    """
+
+    trust_max: float
+    untrust_min: float
+    derivation: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"trust_max": self.trust_max, "untrust_min": self.untrust_min, **self.derivation}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Zones:
+        rest = {k: v for k, v in data.items() if k not in ("trust_max", "untrust_min")}
+        return cls(float(data["trust_max"]), float(data["untrust_min"]), rest)
+
+
+def _check_distances(name: str, values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if len(v) == 0 or not np.isfinite(v).all():
+        raise ValueError(f"{name} distances must be a non-empty array of finite numbers")
+    return v
+
+
+def calibrate_zones(
+    held_out: np.ndarray,
+    out_of_domain: np.ndarray,
+    trust_quantile: float = 0.95,
+    untrust_quantile: float = 0.05,
+    held_out_sets: Sequence[str] = (),
+    out_of_domain_sets: Sequence[str] = (),
+) -> Zones:
+    """Zone thresholds from distances of held-out in-domain and of known out-of-domain sets.
+
+    trust_max = the ``trust_quantile`` of ``held_out`` (pooled repeats of the held-out sets);
+    untrust_min = the ``untrust_quantile`` of ``out_of_domain`` (numpy's linear quantiles). When
+    the out-of-domain quantile lies below trust_max the distributions overlap; held-out data
+    take precedence and untrust_min = trust_max, leaving no expert-opinion zone (recorded as
+    ``overlap`` in the derivation). The ``*_sets`` names are recorded only.
+    """
+    held = _check_distances("held-out", held_out)
+    ood = _check_distances("out-of-domain", out_of_domain)
+    for name, q in (("trust_quantile", trust_quantile), ("untrust_quantile", untrust_quantile)):
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"{name} must lie strictly between 0 and 1, got {q}")
+    trust_max = float(np.quantile(held, trust_quantile))
+    ood_quantile = float(np.quantile(ood, untrust_quantile))
+    derivation = {
+        "trust_quantile": trust_quantile,
+        "untrust_quantile": untrust_quantile,
+        "held_out_sets": list(held_out_sets),
+        "out_of_domain_sets": list(out_of_domain_sets),
+        "n_held_out": len(held),
+        "n_out_of_domain": len(ood),
+        "out_of_domain_quantile": ood_quantile,
+        "overlap": ood_quantile < trust_max,
+        "rule": "trustworthy: d <= trust_max; expert_opinion: trust_max < d < untrust_min; "
+        "untrustworthy: d >= untrust_min",
+    }
+    return Zones(trust_max, max(ood_quantile, trust_max), derivation)
+
+
+def zone_of(value: float, zones: Zones) -> str:
+    """'trustworthy', 'expert_opinion' or 'untrustworthy' for one Sinkhorn distance."""
+    if not np.isfinite(value):
+        raise ValueError(f"a distance must be finite to be zoned, got {value}")
+    if value <= zones.trust_max:
+        return ZONES[0]
+    return ZONES[1] if value < zones.untrust_min else ZONES[2]
+
+
+def summary_rows(direction: str, distances: Mapping[str, np.ndarray], zones: Zones) -> list[dict]:
+    """One row per set: direction, set, mean, std (over repeats, ddof=0), zone of the mean."""
+    rows = []
+    for name, values in distances.items():
+        v = _check_distances(name, values)
+        mean = float(v.mean())
+        rows.append(
+            {
+                "direction": direction,
+                "set": name,
+                "mean": mean,
+                "std": float(v.std()),
+                "zone": zone_of(mean, zones),
+            }
+        )
+    return rows
+
+
+def verdict(distances_of_user: np.ndarray, zones: Zones) -> dict:
+    """JSON-ready verdict on a user's spectra: zone of the mean distance, mean, std, thresholds.
+
+    Distances of a set with fewer than n_points spectra (a single spectrum: the mean cost to the
+    drawn training points) are larger than those of a full draw from the same distribution, so
+    compare them with zones calibrated on held-out sets of the same size.
+    """
+    v = _check_distances("user", distances_of_user)
+    mean = float(v.mean())
+    return {
+        "zone": zone_of(mean, zones),
+        "mean_distance": mean,
+        "std_distance": float(v.std()),
+        "n_repeats": len(v),
+        "thresholds": zones.to_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class DistanceRecord:
+    """Contents of a distance file written by ``write_distances``."""
+
+    direction: str
+    distances: dict[str, np.ndarray]
+    settings: ApplicabilitySettings
+    zones: Zones | None
+
+
+def write_distances(
+    path: str | Path,
+    direction: str,
+    distances: Mapping[str, np.ndarray],
+    settings: ApplicabilitySettings,
+    zones: Zones | None = None,
+) -> None:
+    """Write the distances as one (n_sets, n_repeats) float64 dataset 'distances', rows in the
+    order of attribute 'sets', with the direction, settings and zones as attributes."""
+    names = list(distances)
+    if not names:
+        raise ValueError("no distance sets to write")
+    table = np.stack([_check_distances(name, distances[name]) for name in names])
+    attrs = {
+        "direction": direction,
+        "sets": names,
+        "settings": asdict(settings),
+        "zones": None if zones is None else zones.to_dict(),
+    }
+    write_h5(path, {"distances": table}, attrs)
+
+
+def read_distances(path: str | Path) -> DistanceRecord:
+    """Read a file of ``write_distances``; raises DataFileError naming what is missing."""
+    data = read_h5(path, required=["distances"])
+    missing = [k for k in ("direction", "sets", "settings", "zones") if k not in data.attrs]
+    if missing:
+        raise DataFileError(f"{path}: not a distance file, missing attribute(s) {missing}")
+    table, names = data.datasets["distances"], data.attrs["sets"]
+    if table.ndim != 2 or len(table) != len(names):
+        raise DataFileError(f"{path}: 'distances' of shape {table.shape} for {len(names)} sets")
+    zones = data.attrs["zones"]
+    return DistanceRecord(
+        direction=data.attrs["direction"],
+        distances=dict(zip(names, table, strict=True)),
+        settings=ApplicabilitySettings(**data.attrs["settings"]),
+        zones=None if zones is None else Zones.from_dict(zones),
+    )

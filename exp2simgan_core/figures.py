@@ -1,0 +1,221 @@
+"""File-level figure stages: read the workflow's outputs, draw with ``plotting``, save PDF + PNG.
+
+Each ``make_*`` function takes the files one figure needs and writes ``pdf`` and ``png``. Example
+spectra are the first test spectrum of each class (the test order is a seeded shuffle), so every
+figure of one run shows the same spectra. Captions name the preset, seed and checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from exp2simgan_core import plotting
+from exp2simgan_core.applicability import Zones, read_distances
+from exp2simgan_core.io import check_writable, read_h5
+from exp2simgan_core.physics.layout import Layout2D
+
+Path_ = str | Path
+
+
+def caption(preset: str, seed: int, checkpoint: Path_ | None = None, note: str = "") -> str:
+    """The footer every figure carries: preset, seed, checkpoint and an optional note."""
+    parts = [f"preset {preset}", f"seed {seed}"]
+    if checkpoint is not None:
+        parts.append(f"checkpoint {_checkpoint_name(checkpoint)}")
+    return ", ".join(parts) + (f". {note}" if note else "")
+
+
+def _checkpoint_name(path: Path_) -> str:
+    """'selected.pt (iter_00001600.pt)': the file and the training checkpoint it copies."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return f"{Path(path).name} (iteration {int(state['iteration'])})"
+
+
+def read_csv(path: Path_) -> list[dict]:
+    """Rows of a CSV with numbers converted (int, float; '' -> None; 'True'/'False' -> bool)."""
+
+    def value(text: str):
+        if text == "":
+            return None
+        if text in ("True", "False"):
+            return text == "True"
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _save(fig, pdf: Path_, png: Path_) -> None:
+    for out in (pdf, png):
+        check_writable(out)
+    plotting.save_figure(fig, pdf, png)
+
+
+def _first_per_class(test_path: Path_) -> dict[str, int]:
+    """Index of the first test spectrum of each class, by class name."""
+    test = read_h5(test_path, required=("label",))
+    labels = test.datasets["label"]
+    return {c: int(np.flatnonzero(labels == i)[0]) for i, c in enumerate(test.attrs["classes"])}
+
+
+def make_fig2(
+    experiment: Path_, test: Path_, layout: Layout2D, text: str, pdf: Path_, png: Path_
+) -> None:
+    """Fig. 2: the (pseudo-)experiment beside a Goodenough test pair (else the first pair)."""
+    picks = _first_per_class(test)
+    i = picks.get("goodenough", min(picks.values()))
+    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    spectrum = read_h5(experiment, required=("spectra",)).datasets["spectra"][0]
+    fig = plotting.fig2(spectrum, pair["convolved"][i], pair["unconvolved"][i], layout, text)
+    _save(fig, pdf, png)
+
+
+def make_fig4(
+    test: Path_,
+    deconvolved: Path_,
+    accuracy_csv: Path_,
+    layout: Layout2D,
+    text: str,
+    pdf: Path_,
+    png: Path_,
+) -> None:
+    """Fig. 4: per class, convolved test input | Exp2Sim output | truth; the accuracy table."""
+    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    gan = read_h5(deconvolved, required=("spectra",)).datasets["spectra"]
+    examples = {
+        c: {
+            "convolved": pair["convolved"][i],
+            "deconvolved": gan[i],
+            "unconvolved": pair["unconvolved"][i],
+        }
+        for c, i in _first_per_class(test).items()
+    }
+    fig = plotting.fig4(examples, layout, read_csv(accuracy_csv), text)
+    _save(fig, pdf, png)
+
+
+def make_esi_b(
+    test: Path_, convolved_gan: Path_, layout: Layout2D, text: str, pdf: Path_, png: Path_
+) -> None:
+    """ESI B: per class, unconvolved test input | Sim2Exp output | true convolved."""
+    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    gan = read_h5(convolved_gan, required=("spectra",)).datasets["spectra"]
+    examples = {
+        c: {
+            "unconvolved": pair["unconvolved"][i],
+            "convolved_gan": gan[i],
+            "convolved": pair["convolved"][i],
+        }
+        for c, i in _first_per_class(test).items()
+    }
+    _save(plotting.esi_b(examples, layout, text), pdf, png)
+
+
+def _kernels(rows: list[dict], spectrum: str, translation: str) -> tuple[float, float]:
+    """(k_dimer, k_goodenough) of the classifier trained on unconvolved spectra."""
+    for r in rows:
+        if (r["spectrum"], r["translation"], r["trained_on"]) == (
+            spectrum,
+            translation,
+            "unconvolved",
+        ):
+            return r["k_dimer"], r["k_goodenough"]
+    raise ValueError(f"no kernel values for {spectrum} ({translation}) in the DUQ table")
+
+
+def make_fig5(
+    spectra: Mapping[str, tuple[Path_, Path_]],
+    kernels_csv: Path_,
+    distances: Path_,
+    layout: Layout2D,
+    text: str,
+    pdf: Path_,
+    png: Path_,
+) -> None:
+    """Fig. 5: experiment and negative control (first spectrum of each), raw and deconvolved,
+    with the kernel values of the DUQ trained on unconvolved spectra; the Exp2Sim ridgeline.
+
+    ``spectra``: 'experiment' and 'negative_control' -> (raw file, Exp2Sim translation file).
+    """
+    rows = read_csv(kernels_csv)
+    panels = {}
+    for name in ("experiment", "negative_control"):
+        raw, translated = spectra[name]
+        panels[name] = {
+            "raw": read_h5(raw, required=("spectra",)).datasets["spectra"][0],
+            "deconvolved": read_h5(translated, required=("spectra",)).datasets["spectra"][0],
+            "kernels_raw": _kernels(rows, f"{name}_0", "raw"),
+            "kernels_deconvolved": _kernels(rows, f"{name}_0", "gan_deconvolved"),
+        }
+    record = read_distances(distances)
+    fig = plotting.fig5(
+        panels["experiment"],
+        panels["negative_control"],
+        record.distances,
+        _zone_dict(record.zones, distances),
+        layout,
+        text,
+    )
+    _save(fig, pdf, png)
+
+
+def _zone_dict(zones: Zones | None, path: Path_) -> dict:
+    if zones is None:
+        raise ValueError(f"{path} holds no calibrated zones")
+    return {"trust_max": zones.trust_max, "untrust_min": zones.untrust_min}
+
+
+def make_esi_applicability(distances: Path_, text: str, pdf: Path_, png: Path_) -> None:
+    """ESI C or D: the ridgeline of one direction's distance file, with its zones."""
+    record = read_distances(distances)
+    fig = plotting.esi_applicability(
+        {record.direction: record.distances},
+        {record.direction: _zone_dict(record.zones, distances)},
+        text,
+    )
+    _save(fig, pdf, png)
+
+
+def make_training(
+    losses_csv: Path_, selection_csv: Path_, text: str, pdf: Path_, png: Path_
+) -> None:
+    """Loss curves and the Fréchet distance per checkpoint, the selected checkpoint marked."""
+    rows = read_csv(losses_csv)
+    losses = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
+    selection = read_csv(selection_csv)
+    chosen = {r["direction"]: r["iteration"] for r in selection if r["selected"]}
+    _save(plotting.training_figure(losses, selection, chosen, text), pdf, png)
+
+
+def make_data_overview(
+    simulated: Mapping[str, Path_], layout: Layout2D, text: str, pdf: Path_, png: Path_
+) -> None:
+    """Parameter histograms and one (convolved, unconvolved) example per model class."""
+    data = {
+        c: read_h5(p, required=("params", "convolved", "unconvolved")) for c, p in simulated.items()
+    }
+    params = {c: d.datasets["params"] for c, d in data.items()}
+    names = {c: _param_names(d.attrs, c) for c, d in data.items()}
+    examples = {
+        c: (d.datasets["convolved"][0], d.datasets["unconvolved"][0]) for c, d in data.items()
+    }
+    _save(plotting.data_overview(params, names, examples, layout, text), pdf, png)
+
+
+def _param_names(attrs: Mapping, model: str) -> list[str]:
+    """Exchange-parameter names from a merged file's attributes."""
+    if "param_names" in attrs:
+        return list(attrs["param_names"])
+    return list(json.loads(json.dumps(attrs["per_class"]))[model]["param_names"])

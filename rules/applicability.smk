@@ -1,0 +1,33 @@
+"""Applicability domain: Sinkhorn distances of every set to the training set, calibrated zones."""
+
+
+rule applicability:
+    input:
+        checkpoint=rules.select_gan.output.checkpoint,
+        train=TRAIN,
+        test=TEST,
+        sets=[path for path, _ in APPLICABILITY_SOURCES.values()],
+    output:
+        distances=expand(f"{APPLICABILITY}/{{direction}}.h5", direction=DIRECTIONS),
+        table=report(
+            f"{TABLES}/applicability.csv",
+            caption="../report/applicability.rst",
+            category="Applicability",
+        ),
+        zones=f"{TABLES}/applicability_zones.json",
+    log:
+        f"{LOGS}/applicability.log",
+    benchmark:
+        f"{BENCHMARKS}/applicability.tsv"
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 2
+    resources:
+        mem_mb=data_mem_mb(3 * len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        sources=APPLICABILITY_SOURCES,
+        settings=config["applicability"],
+        seed=config["seed"],
+        device=config["gan"]["device"],
+    script:
+        "../workflow_scripts/applicability.py"

@@ -1,0 +1,143 @@
+"""Every figure as a named target (``snakemake fig4``), written as PDF and PNG."""
+
+FIGURES = f"{RESULTS}/figures"
+SELECTED = rules.select_gan.output.checkpoint
+ESI_DIRECTIONS = {"esi_c": "exp2sim", "esi_d": "sim2exp"}  # applicability with each direction
+
+
+def figure_outputs(name, category):
+    """PDF and PNG of one figure; the PNG goes into the HTML report."""
+    return {
+        "pdf": f"{FIGURES}/{name}.pdf",
+        "png": report(
+            f"{FIGURES}/{name}.png",
+            caption=f"../report/figures/{name}.rst",
+            category=category,
+        ),
+    }
+
+
+rule fig2:
+    input:
+        experiment=f"{DATA}/reference/experiment.h5",
+        test=TEST,
+    output:
+        **figure_outputs("fig2", "Figures"),
+    log:
+        f"{LOGS}/figures/fig2.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule fig4:
+    input:
+        test=TEST,
+        deconvolved=f"{TRANSLATED}/test_exp2sim.h5",
+        accuracy=rules.accuracy.output.csv,
+        checkpoint=SELECTED,
+    output:
+        **figure_outputs("fig4", "Figures"),
+    log:
+        f"{LOGS}/figures/fig4.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule fig5:
+    input:
+        experiment=f"{DATA}/reference/experiment.h5",
+        experiment_deconvolved=f"{TRANSLATED}/experiment_exp2sim.h5",
+        negative_control=f"{DATA}/reference/negative_control.h5",
+        negative_control_deconvolved=f"{TRANSLATED}/negative_control_exp2sim.h5",
+        kernels=rules.duq_kernels.output.kernels,
+        distances=f"{APPLICABILITY}/exp2sim.h5",
+        checkpoint=SELECTED,
+    output:
+        **figure_outputs("fig5", "Figures"),
+    log:
+        f"{LOGS}/figures/fig5.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule esi_b:
+    input:
+        test=TEST,
+        convolved_gan=f"{TRANSLATED}/test_sim2exp.h5",
+        checkpoint=SELECTED,
+    output:
+        **figure_outputs("esi_b", "Figures"),
+    log:
+        f"{LOGS}/figures/esi_b.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule esi_applicability:
+    input:
+        distances=lambda w: f"{APPLICABILITY}/{ESI_DIRECTIONS[w.esi]}.h5",
+        checkpoint=SELECTED,
+    output:
+        pdf=f"{FIGURES}/{{esi}}.pdf",
+        png=report(
+            f"{FIGURES}/{{esi}}.png",
+            caption="../report/figures/esi_applicability.rst",
+            category="Figures",
+        ),
+    log:
+        f"{LOGS}/figures/{{esi}}.log",
+    wildcard_constraints:
+        esi="|".join(ESI_DIRECTIONS),
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule training:
+    input:
+        losses=rules.train_gan.output.losses,
+        selection=rules.select_gan.output.table,
+        checkpoint=SELECTED,
+    output:
+        **figure_outputs("training", "Exp2SimGAN"),
+    log:
+        f"{LOGS}/figures/training.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule data_overview:
+    input:
+        expand(f"{DATA}/simulated_{{model}}.h5", model=MODEL_CLASSES),
+    output:
+        **figure_outputs("data_overview", "Data"),
+    log:
+        f"{LOGS}/figures/data_overview.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    params:
+        models=MODEL_CLASSES,
+    script:
+        "../workflow_scripts/figures.py"
+
+
+rule figures:
+    input:
+        rules.fig2.output,
+        rules.fig4.output,
+        rules.fig5.output,
+        rules.esi_b.output,
+        rules.training.output,
+        rules.data_overview.output,
+        expand(f"{FIGURES}/{{esi}}.{{ext}}", esi=ESI_DIRECTIONS, ext=("pdf", "png")),

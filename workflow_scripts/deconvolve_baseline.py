@@ -1,0 +1,24 @@
+"""Deconvolve the convolved test spectra with a classical method (Richardson-Lucy or Wiener)."""
+
+import logging
+import sys
+
+from exp2simgan_core.baselines import BaselineSettings
+from exp2simgan_core.config import spectrum_settings
+from exp2simgan_core.evaluation import deconvolve_baseline
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+settings = spectrum_settings(snakemake.config)
+deconvolve_baseline(
+    snakemake.wildcards.method,
+    snakemake.input[0],
+    settings.layout,
+    snakemake.output[0],
+    BaselineSettings(
+        **snakemake.params.baselines,
+        energy_width_factor=settings.spectrum.energy_width_factor,
+        q_resolution=settings.spectrum.q_resolution,
+    ),
+)

@@ -1,0 +1,43 @@
+"""Draw the figure of this rule (its name) from its inputs; PDF and PNG."""
+
+import logging
+import sys
+
+from exp2simgan_core import figures
+from exp2simgan_core.config import spectrum_settings
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
+logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+
+i, out = snakemake.input, snakemake.output
+layout = spectrum_settings(snakemake.config).layout
+text = figures.caption(
+    snakemake.config["preset"], snakemake.config["seed"], i.get("checkpoint", None)
+)
+draw = {
+    "fig2": lambda: figures.make_fig2(i.experiment, i.test, layout, text, out.pdf, out.png),
+    "fig4": lambda: figures.make_fig4(
+        i.test, i.deconvolved, i.accuracy, layout, text, out.pdf, out.png
+    ),
+    "fig5": lambda: figures.make_fig5(
+        {
+            "experiment": (i.experiment, i.experiment_deconvolved),
+            "negative_control": (i.negative_control, i.negative_control_deconvolved),
+        },
+        i.kernels,
+        i.distances,
+        layout,
+        text,
+        out.pdf,
+        out.png,
+    ),  # fmt: skip
+    "esi_b": lambda: figures.make_esi_b(i.test, i.convolved_gan, layout, text, out.pdf, out.png),
+    "esi_applicability": lambda: figures.make_esi_applicability(
+        i.distances, text, out.pdf, out.png
+    ),
+    "training": lambda: figures.make_training(i.losses, i.selection, text, out.pdf, out.png),
+    "data_overview": lambda: figures.make_data_overview(
+        dict(zip(snakemake.params.models, i, strict=True)), layout, text, out.pdf, out.png
+    ),
+}
+draw[snakemake.rule]()
