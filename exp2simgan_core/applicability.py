@@ -9,23 +9,27 @@ one vector of ``4 * ngf * FEATURE_GRID ** dims`` numbers (4096 for the paper's 2
 keeps coarse spatial layout. Features are activations of inputs scaled to [-1, 1]: dimensionless.
 
 Distances. For a target set, ``n_repeats`` times: draw ``n_points`` training features and
-``n_points`` features of the set (without replacement; all of the set when it is smaller), give
-each point uniform weight, and solve entropic optimal transport with the squared-Euclidean cost.
-The reported number is the Sinkhorn distance of Cuturi (2013), the transport cost <P, C> of the
-entropic optimal plan P (not the regularised objective, not the debiased Sinkhorn divergence), in
-squared feature units. Thresholds between three zones (trustworthy, expert opinion,
-untrustworthy) come from quantiles of held-out in-domain and known out-of-domain distances.
+``n_points`` (or ``set_points``) features of the set (without replacement; all of the set when
+it is smaller), give each point uniform weight, and solve entropic optimal transport with the
+squared-Euclidean cost. The reported number is the Sinkhorn distance of Cuturi (2013), the
+transport cost <P, C> of the entropic optimal plan P (not the regularised objective, not the
+debiased Sinkhorn divergence), in squared feature units. Thresholds between three zones
+(trustworthy, expert opinion, untrustworthy) come from quantiles of held-out in-domain and known
+out-of-domain distances.
 
-Solver. All repeats of one set are solved together by POT's batched solver (``ot.batch``,
-POT >= 0.9.6) on CPU torch tensors; its speed follows torch's intra-op thread setting, so a job on
-a shared machine should call ``torch.set_num_threads`` with the cores it owns.
+Solver. All repeats of one set are solved together by POT's batched solver (``ot.batch`` of the
+pinned POT 0.9.7) on CPU torch tensors, with one torch intra-op thread (``SOLVER_THREADS``;
+torch's setting is restored afterwards): the solve is thousands of small tensor operations, for
+which threads cost more than they gain. On 2 cores shared with other jobs, two threads made the
+9-set problem of ``benchmarks/applicability.py`` take 113 s instead of 1.6 s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,8 +46,9 @@ from exp2simgan_core.io import DataFileError, read_h5, write_h5
 
 ENCODER_LAYER = 3 + 4 * N_DOWNSAMPLING  # 11: the last Downsample, just before the residual blocks
 FEATURE_GRID = 4  # bins per spatial axis each feature channel is average-pooled onto
-ROUND_ITER = 100  # Sinkhorn iterations per warm-started round (see _solve_in_rounds)
+ROUND_ITER = 50  # Sinkhorn iterations per warm-started round (see _solve_in_rounds)
 MAX_KERNEL_EXPONENT = 200.0  # largest shifted cost / reg solved with exp(-C / reg) (not log)
+SOLVER_THREADS = 1  # torch intra-op threads of the batched solve (see the module docstring)
 ZONES = ("trustworthy", "expert_opinion", "untrustworthy")
 
 
@@ -180,7 +185,8 @@ def _solve_in_rounds(
     of them iterate as long. Each round runs at most ``ROUND_ITER`` iterations and the next one
     keeps only the problems still above tol. POT starts from unit scalings, so a round continues
     the previous one by solving the costs reduced by its log-scalings u, v (C - reg (u_i + v_j),
-    same plans): the iterates are those of one uninterrupted run.
+    same plans): the iterates are those of one uninterrupted run. Row minima are subtracted again
+    (each iteration recomputes the row scalings first); a column offset would move the start.
     """
     plan = torch.empty_like(shifted)
     todo = torch.arange(len(shifted))
@@ -198,8 +204,19 @@ def _solve_in_rounds(
         u, v = result.potentials  # scalings (B, k), (B, m); their logs for log_sinkhorn
         if method == "sinkhorn":
             u, v = torch.log(u), torch.log(v)
-        shifted = _shift(shifted - reg * (u[:, :, None] + v[:, None, :]))[still_open]
+        reduced = (shifted - reg * (u[:, :, None] + v[:, None, :]))[still_open]
+        shifted = reduced - reduced.amin(dim=2, keepdim=True)  # rows only: f absorbs them
         todo = todo[still_open]
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _batched_sinkhorn(
@@ -258,7 +275,8 @@ def sinkhorn_distances(
     train_idx, set_idx = draw_indices(len(train), len(target), settings, stream)
     cost = ot.dist(train, target, metric="sqeuclidean")  # (n_train, n_set)
     costs = torch.from_numpy(cost[train_idx[:, :, None], set_idx[:, None, :]])  # (R, k, m)
-    return _batched_sinkhorn(costs, reg, settings).numpy()
+    with _torch_threads(SOLVER_THREADS):
+        return _batched_sinkhorn(costs, reg, settings).numpy()
 
 
 def set_rng(seed: int, name: str) -> np.random.Generator:
@@ -378,7 +396,7 @@ def verdict(distances_of_user: np.ndarray, zones: Zones) -> dict:
 
     Distances of a set with fewer than n_points spectra (a single spectrum: the mean cost to the
     drawn training points) are larger than those of a full draw from the same distribution, so
-    compare them with zones calibrated on held-out sets of the same size.
+    compare them with zones calibrated on sets drawn as many at a time (``set_points``).
     """
     v = _check_distances("user", distances_of_user)
     mean = float(v.mean())

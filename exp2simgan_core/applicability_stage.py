@@ -115,7 +115,8 @@ def write_applicability(
     """Both directions: distance files (one per direction), the summary table and the zones.
 
     ``sources``: set -> (file, dataset or None for 'spectra'); ``distance_files``: direction ->
-    output HDF5 (its stored zones are those of full draws, as the ridgeline shows them).
+    output HDF5 (its stored zones, drawn in the ridgeline, are those of the largest set size: full
+    draws of ``n_points`` when a set has that many).
     """
     for out in (*distance_files.values(), table_csv, zones_json):
         check_writable(out)
@@ -129,7 +130,7 @@ def write_applicability(
             size = min(len(sets[name]), settings.n_points)
             (row,) = summary_rows(direction, {name: values}, zones[size])
             rows.append({**row, "n_spectra": len(sets[name])})
-        write_distances(out, direction, distances, settings, zones[settings.n_points])
+        write_distances(out, direction, distances, settings, zones[max(zones)])
         all_zones[direction] = {f"sets_of_{size}": z.to_dict() for size, z in zones.items()}
     write_csv(table_csv, SUMMARY_COLUMNS, rows)
     write_text(zones_json, json.dumps(all_zones, indent=2) + "\n")

@@ -21,7 +21,7 @@ rule applicability:
         f"{BENCHMARKS}/applicability.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(3 * len(MODEL_CLASSES) * CLASS_MB),
     params:

@@ -35,7 +35,7 @@ rule train_duq:
         f"{BENCHMARKS}/train_duq/{{domain}}.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
@@ -81,7 +81,7 @@ rule accuracy:
         f"{LOGS}/accuracy.log",
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(4 * len(MODEL_CLASSES) * CLASS_MB),
     params:
@@ -112,7 +112,7 @@ rule duq_kernels:
         f"{LOGS}/duq_kernels.log",
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:

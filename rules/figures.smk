@@ -132,6 +132,16 @@ rule data_overview:
         "../workflow_scripts/figures.py"
 
 
+rule esi_c:
+    input:
+        expand(f"{FIGURES}/esi_c.{{ext}}", ext=("pdf", "png")),
+
+
+rule esi_d:
+    input:
+        expand(f"{FIGURES}/esi_d.{{ext}}", ext=("pdf", "png")),
+
+
 rule figures:
     input:
         rules.fig2.output,

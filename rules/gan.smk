@@ -16,7 +16,7 @@ rule train_gan:
         f"{BENCHMARKS}/train_gan.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=8000,
     params:
@@ -44,7 +44,7 @@ rule select_gan:
         f"{BENCHMARKS}/select_gan.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:

@@ -13,7 +13,7 @@ rule translate:
         f"{BENCHMARKS}/translate/{{set}}_{{direction}}.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 2
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:

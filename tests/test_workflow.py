@@ -239,8 +239,91 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     changed = write_config(tmp_path / "changed.yaml", config)
     result = snakemake("all", "-n", "--configfile", str(changed), workdir=workdir)
     assert result.returncode == 0, result.stderr
-    # only the patches and what consumes them (GAN training) rerun
-    assert job_counts(result) == {"extract_patches": 1, "train_gan": 1, "all": 1}
+    # only the patches and what descends from the GAN rerun; not the data, classifiers or baselines
+    assert set(job_counts(result)) == {
+        "extract_patches", "train_gan", "select_gan", "translate", "translation_quality",
+        "accuracy", "duq_kernels", "applicability", "fig4", "fig5", "esi_b",
+        "esi_applicability", "training", "all",
+    }  # fmt: skip
+
+
+def _csv_header(path):
+    return path.read_text().splitlines()[0].split(",")
+
+
+def test_smoke_tables(smoke_run):
+    workdir, config, _, _ = smoke_run
+    tables = workdir / "results" / "smoke" / "tables"
+    assert _csv_header(tables / "translation_quality.csv") == [
+        "method", "model_class", "direction", "n_spectra",
+        "psnr_before", "psnr_after", "ssim_before", "ssim_after",
+    ]  # fmt: skip
+    assert _csv_header(tables / "gan_selection.csv")[:4] == [
+        "checkpoint", "iteration", "direction", "frechet_distance",
+    ]  # fmt: skip
+    assert _csv_header(tables / "accuracy.csv") == [
+        "trained_on", "evaluated_on", "n_spectra", "accuracy", "ci_low", "ci_high",
+        "paper_accuracy",
+    ]  # fmt: skip
+    assert len((tables / "accuracy.csv").read_text().splitlines()) == 1 + 9
+    assert _csv_header(tables / "duq_experiment.csv")[:2] == ["spectrum", "translation"]
+    applicability = (tables / "applicability.csv").read_text().splitlines()
+    assert applicability[0] == "direction,set,n_spectra,mean,std,zone"
+    sets = {line.split(",")[1] for line in applicability[1:]}
+    assert sets == {
+        "train", "test_convolved", "test_unconvolved", "experiment", "negative_control",
+        "rb2mnf4", "digits", "photos",
+    }  # fmt: skip
+    zones = json.loads((tables / "applicability_zones.json").read_text())
+    for direction in ("exp2sim", "sim2exp"):
+        for calibration in zones[direction].values():
+            assert calibration["trust_max"] <= calibration["untrust_min"]
+            assert calibration["trust_quantile"] == 0.95
+    selected = workdir / "results" / "smoke" / "gan2d" / "selected.pt"
+    assert selected.stat().st_size > 0
+
+
+FIGURES = ("fig2", "fig4", "fig5", "esi_b", "esi_c", "esi_d", "training", "data_overview")
+
+
+def _png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_smoke_figures_are_valid_pdfs_and_pngs(smoke_run):
+    workdir, _, _, _ = smoke_run
+    folder = workdir / "results" / "smoke" / "figures"
+    for name in FIGURES:
+        pdf = (folder / f"{name}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF"), name
+        width, height = _png_size(folder / f"{name}.png")
+        assert 600 <= width <= 4000 and 300 <= height <= 4000, (name, width, height)
+
+
+# Jobs each figure target must not schedule from an empty folder (what it does not need).
+NOT_NEEDED = {
+    "fig2": {"train_gan", "train_duq", "applicability", "translate"},
+    "data_overview": {"split_train_test", "simulate_reference", "train_gan"},
+    "training": {"translate", "train_duq", "applicability", "simulate_reference"},
+    "esi_b": {"train_duq", "applicability", "deconvolve_baseline", "simulate_reference"},
+    "fig4": {"applicability", "ood_set", "simulate_reference"},
+    "esi_c": {"train_duq", "accuracy", "deconvolve_baseline"},
+    "fig5": {"accuracy", "deconvolve_baseline", "translation_quality"},
+}
+
+
+@pytest.mark.parametrize("target", sorted(NOT_NEEDED))
+def test_each_figure_target_schedules_only_what_it_needs(target, tmp_path):
+    result = snakemake(
+        target, "-n", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result)
+    rule = "esi_applicability" if target.startswith("esi_") and target != "esi_b" else target
+    assert counts.get(rule) == 1
+    assert not NOT_NEEDED[target] & set(counts), sorted(NOT_NEEDED[target] & set(counts))
 
 
 def test_user_spectrum_is_checked_at_start_and_imported(tmp_path):
