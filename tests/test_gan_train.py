@@ -12,6 +12,7 @@ from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, l
 from exp2simgan_core.gan.losses import AUTHORS_RELEASED
 from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
 from exp2simgan_core.gan.train import LOSS_COLUMNS, LOSS_LOG, GanSettings, random_crops, train
+from exp2simgan_core.io import read_h5
 
 TINY = GanSettings(
     ngf=4,
@@ -61,6 +62,16 @@ def test_training_runs_logs_and_checkpoints(patches, tmp_path):
     assert state["architecture"]["generator"]["n_blocks"] == 1
     assert state["scaling"]["unconvolved_max"] == pytest.approx(float(patches[1].max()))
     assert set(state["optimisers"]) == {"g", "d", "f"}
+    samples = read_h5(tmp_path / "samples" / "iter_00000006.h5").datasets
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "iter_00000003.h5",
+        "iter_00000006.h5",
+    ]
+    n = len(patches[0])  # fewer patches than N_SAMPLES: all of them
+    for name in ("convolved", "unconvolved", "exp2sim", "sim2exp"):
+        assert samples[name].shape == (n, 24, 24)
+    np.testing.assert_array_equal(samples["convolved"], patches[0][:, :24, :24])
+    assert samples["exp2sim"].min() >= 0 and np.isfinite(samples["sim2exp"]).all()
 
 
 def test_resumed_run_ends_with_the_uninterrupted_weights(patches, tmp_path):

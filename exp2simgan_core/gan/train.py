@@ -3,7 +3,8 @@
 ``train`` takes the float patches of both domains (NaN filled with 0), scales each domain by
 ``DataScaling`` to [-1, 1], trains on random crops (no resizing) of independently drawn
 convolved and unconvolved patches (unpaired), logs every loss term to ``out_dir/losses.csv``
-and writes a checkpoint every ``checkpoint_every`` iterations (and at the end). Rerun with the
+and writes a checkpoint every ``checkpoint_every`` iterations (and at the end), each with the
+translations of fixed sample crops in ``out_dir/samples/`` (``write_samples``). Rerun with the
 same ``out_dir``, settings and data, it resumes from the latest checkpoint and reproduces the
 uninterrupted run.
 """
@@ -38,8 +39,11 @@ from exp2simgan_core.gan.networks import (
     GeneratorSettings,
     patchgan_output_size,
 )
+from exp2simgan_core.io import write_h5
 
 LOSS_LOG = "losses.csv"
+SAMPLE_DIR = "samples"  # translations of fixed crops at every checkpoint: samples/iter_X.h5
+N_SAMPLES = 4  # fixed crops per domain
 LOSS_COLUMNS = ("iteration", *GENERATOR_LOSS_TERMS, *DISCRIMINATOR_LOSS_TERMS, "lr")
 
 
@@ -153,6 +157,38 @@ def _scaled_crops(
     """(batch_size, 1, *crop) float32 tensor of random crops scaled to [-1, 1]."""
     crops = random_crops(patches, settings.batch_size, settings.crop_size, rng)
     return torch.from_numpy(scaling.scale(crops, domain))
+
+
+def sample_crops(
+    convolved: np.ndarray, unconvolved: np.ndarray, crop: int
+) -> dict[str, np.ndarray]:
+    """The fixed crops translated at every checkpoint: the leading corner of the first
+    ``N_SAMPLES`` patches of each domain, (n, *[crop] * dims) float32."""
+    corner = (slice(0, N_SAMPLES),) + (slice(0, crop),) * (convolved.ndim - 1)
+    return {"convolved": convolved[corner], "unconvolved": unconvolved[corner]}
+
+
+def write_samples(
+    model: DualGan,
+    samples: dict[str, np.ndarray],
+    scaling: DataScaling,
+    out_dir: Path,
+    iteration: int,
+) -> None:
+    """Write ``samples/iter_XXXXXXXX.h5``: the fixed crops and their translations, in intensity
+    units: 'convolved' -> 'exp2sim', 'unconvolved' -> 'sim2exp'."""
+    device = next(model.parameters()).device
+    out = dict(samples)
+    with torch.no_grad():
+        for source, target, generator in (
+            ("convolved", "unconvolved", model.g_exp2sim),
+            ("unconvolved", "convolved", model.g_sim2exp),
+        ):
+            x = scaling.scale(torch.from_numpy(samples[source][:, None]).to(device), source)
+            y = scaling.unscale(generator(x), target).clamp(min=0.0)
+            out["exp2sim" if source == "convolved" else "sim2exp"] = y[:, 0].float().cpu().numpy()
+    path = Path(out_dir) / SAMPLE_DIR / f"iter_{iteration:08d}.h5"
+    write_h5(path, out, {"iteration": iteration})
 
 
 def lr_lambda(n_constant: int, n_decay: int) -> Callable[[int], float]:
@@ -270,6 +306,7 @@ def train(
     if last is not None:
         start = _resume(last, settings, scaling, model, optimisers, schedulers, rng)
     _open_log(out_dir / LOSS_LOG, start)
+    samples = sample_crops(convolved_patches, unconvolved_patches, settings.crop_size)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="Exp2SimGAN")
     iteration = start
     with (out_dir / LOSS_LOG).open("a", newline="") as log:
@@ -298,6 +335,7 @@ def train(
                 save_atomically(
                     _state(settings, scaling, model, optimisers, schedulers, rng, iteration), last
                 )
+                write_samples(model, samples, scaling, out_dir, iteration)
             if stop_after is not None and iteration >= stop_after:
                 break
     bar.close()
