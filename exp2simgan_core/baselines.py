@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr
 from skimage.restoration import richardson_lucy, uft, wiener
 
-from exp2simgan_core.dataset import fill_masked
+from exp2simgan_core.dataset import check_spectra, fill_masked
 from exp2simgan_core.physics.instrument import (
     TOBYFIT_ENERGY_WIDTH_FACTOR,
     EnergyResolution,
@@ -167,26 +167,13 @@ def resolution_psf(
     return separable_psf(*widths, max_shape=(layout.n_ebins, layout.n_pix, layout.n_pix))
 
 
-def _check_spectra(spectra: np.ndarray, layout: Layout2D) -> np.ndarray:
-    spectra = np.asarray(spectra, dtype=np.float32)
-    if spectra.ndim != 3 or spectra.shape[1:] != layout.shape:
-        raise ValueError(
-            f"spectra must have shape (n, {layout.shape[0]}, {layout.shape[1]}) for this layout, "
-            f"got {spectra.shape}"
-        )
-    infinite = np.isinf(spectra).any(axis=(1, 2))
-    if infinite.any():
-        raise ValueError(f"spectrum {int(np.argmax(infinite))} contains Inf; use NaN = uncovered")
-    return spectra
-
-
 Deconvolution = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (volume, psf) -> volume
 
 
 def _deconvolve(
     spectra: np.ndarray, layout: Layout2D, settings: BaselineSettings, method: Deconvolution
 ) -> np.ndarray:
-    spectra = _check_spectra(spectra, layout)
+    spectra = check_spectra(spectra, layout.shape, "the layout")
     covered = layout.split(~np.isnan(spectra))  # (n, n_ei, n_ebins, n_pix, n_pix)
     blocks = np.clip(layout.split(fill_masked(spectra)), 0.0, None).astype(np.float64)
     psfs = [

@@ -48,6 +48,34 @@ def fill_masked(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), np.float32(FILL_VALUE), x)
 
 
+def check_spectra(
+    spectra: np.ndarray, shape: tuple[int, ...] | None = None, what: str = "spectra"
+) -> np.ndarray:
+    """Float32 copy of a stack of 2D spectra (n, rows, cols), NaN = uncovered, checked.
+
+    Raises ValueError naming the problem: another rank, a shape other than ``shape`` (rows, cols)
+    when given (``what`` names what expects it), Inf, or a spectrum that is NaN everywhere.
+    """
+    spectra = np.asarray(spectra, dtype=np.float32)
+    if spectra.ndim != 3:
+        raise ValueError(
+            f"spectra must have shape (n, rows, cols), got shape {spectra.shape}; "
+            "wrap a single spectrum as spectrum[None]"
+        )
+    if shape is not None and spectra.shape[1:] != tuple(shape):
+        raise ValueError(
+            f"spectra are {spectra.shape[1]} x {spectra.shape[2]} pixels but {what} expects "
+            f"{shape[0]} x {shape[1]}"
+        )
+    infinite = np.isinf(spectra).any(axis=(1, 2))
+    if infinite.any():
+        raise ValueError(f"spectrum {int(np.argmax(infinite))} contains Inf; use NaN = uncovered")
+    empty = np.isnan(spectra).all(axis=(1, 2))
+    if empty.any():
+        raise ValueError(f"spectrum {int(np.argmax(empty))} is NaN everywhere (no coverage)")
+    return spectra
+
+
 def network_input(x: np.ndarray, peak: float) -> np.ndarray:
     """The one preprocessing of every network (GAN and classifier): fill, clip, scale to [-1, 1].
 

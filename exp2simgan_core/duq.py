@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from exp2simgan_core import __version__
-from exp2simgan_core.dataset import network_input
+from exp2simgan_core.dataset import check_spectra, network_input
 from exp2simgan_core.gan.checkpoint import mismatches, save_atomically
 
 CHECKPOINT_KIND = "duq"
@@ -220,27 +220,6 @@ class DuqOutput:
     certainty: np.ndarray
 
 
-def _check_spectra(spectra: np.ndarray, input_shape: tuple[int, int] | None = None) -> np.ndarray:
-    spectra = np.asarray(spectra, dtype=np.float32)
-    if spectra.ndim != 3:
-        raise ValueError(
-            f"spectra must have shape (n, rows, cols), got shape {spectra.shape}; "
-            "wrap a single spectrum as spectrum[None]"
-        )
-    if input_shape is not None and spectra.shape[1:] != tuple(input_shape):
-        raise ValueError(
-            f"spectra are {spectra.shape[1]} x {spectra.shape[2]} pixels but the classifier was "
-            f"trained on {input_shape[0]} x {input_shape[1]}"
-        )
-    infinite = np.isinf(spectra).any(axis=(1, 2))
-    if infinite.any():
-        raise ValueError(f"spectrum {int(np.argmax(infinite))} contains Inf; use NaN = uncovered")
-    empty = np.isnan(spectra).all(axis=(1, 2))
-    if empty.any():
-        raise ValueError(f"spectrum {int(np.argmax(empty))} is NaN everywhere (no coverage)")
-    return spectra
-
-
 def _validation_split(
     labels: np.ndarray, n_classes: int, fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +298,7 @@ def train_duq(
     (ties: lowest validation BCE). One seed gives the same weights on the same device.
     """
     settings.validate()
-    spectra = _check_spectra(spectra)
+    spectra = check_spectra(spectra)
     labels, names = _check_labels(labels, len(spectra), class_names)
     peak = float(np.nanmax(spectra))
     if not peak > 0:
@@ -388,7 +367,7 @@ def classify(
     Raises ValueError for another rank or shape, and naming the spectrum index, for Inf or a
     spectrum that is NaN everywhere.
     """
-    spectra = _check_spectra(spectra, loaded.input_shape)
+    spectra = check_spectra(spectra, loaded.input_shape, "the classifier")
     dev = torch.device(device)
     kernels = _kernels(loaded.model.to(dev), spectra, loaded.peak, batch, dev)
     return DuqOutput(

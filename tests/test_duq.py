@@ -193,7 +193,7 @@ def test_classify_refuses_bad_spectra(trained):
     spectra, _ = toy_spectra(4, seed=3)
     with pytest.raises(ValueError, match=r"\(n, rows, cols\)"):
         classify(trained.classifier, spectra[0])
-    with pytest.raises(ValueError, match="16 x 16 pixels .* 32 x 32"):
+    with pytest.raises(ValueError, match="16 x 16 pixels .* expects 32 x 32"):
         classify(trained.classifier, spectra[:, :16, :16])
     empty = spectra.copy()
     empty[1] = np.nan
