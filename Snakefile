@@ -53,6 +53,7 @@ include: "rules/gan.smk"
 include: "rules/translate.smk"
 include: "rules/classify.smk"
 include: "rules/applicability.smk"
+include: "rules/volume.smk"
 include: "rules/figures.smk"
 
 
@@ -65,4 +66,5 @@ rule all:
         rules.translations.input,
         rules.classification.input,
         rules.applicability.output,
+        rules.volumes.input,
         rules.figures.input,

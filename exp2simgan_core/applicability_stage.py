@@ -16,7 +16,7 @@ calibration with its derivation.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +69,14 @@ def sized_zones(
     )
 
 
+def _check_sets(direction: str, names: Iterable[str]) -> None:
+    """Raise ValueError naming the held-out and far-away sets ``direction`` needs but lacks."""
+    present = set(names)
+    missing = [s for s in (HELD_OUT[direction], *FAR_SETS) if s not in present]
+    if missing:
+        raise ValueError(f"the applicability sets lack {missing}, needed to calibrate the zones")
+
+
 def direction_distances(
     checkpoint: str | Path,
     direction: str,
@@ -82,9 +90,7 @@ def direction_distances(
     ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Returns
     (set -> distances (n_repeats,), size -> zones), the full draw's zones under ``n_points``.
     """
-    missing = [s for s in (HELD_OUT[direction], *FAR_SETS) if s not in sets]
-    if missing:
-        raise ValueError(f"the applicability sets lack {missing}, needed to calibrate the zones")
+    _check_sets(direction, sets)
     loaded = load_generator(Path(checkpoint), direction)
     train = spectrum_features(loaded, spectra_for(train_path, direction), device)
     features = {
@@ -120,6 +126,8 @@ def write_applicability(
     """
     for out in (*distance_files.values(), table_csv, zones_json):
         check_writable(out)
+    for direction in distance_files:  # before any work: no direction's file is left behind
+        _check_sets(direction, sources)
     sets = set_spectra(sources)
     rows, all_zones = [], {}
     for direction, out in distance_files.items():
@@ -157,9 +165,9 @@ def user_verdict(
     loaded = load_generator(Path(checkpoint), direction)
     train = spectrum_features(loaded, spectra_for(train_path, direction), device)
     user = spectrum_features(loaded, spectra, device)
-    held_out = spectrum_features(
-        loaded, read_h5(held_out_path).datasets[INPUT_DATASETS[direction]], device
-    )
+    domain = INPUT_DATASETS[direction]
+    held_out_data = read_h5(held_out_path, required=(domain,)).datasets[domain]
+    held_out = spectrum_features(loaded, held_out_data, device)
     far = {
         Path(p).stem: spectrum_features(loaded, spectra_for(p, direction), device)
         for p in far_paths

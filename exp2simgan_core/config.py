@@ -84,6 +84,28 @@ def in_schema_order(config: Any, schema: Mapping[str, Any]) -> Any:
     return config
 
 
+VOLUME_GAN_KEYS = (
+    "ngf", "ndf", "n_layers_d", "crop_size", "n_epochs_constant", "n_epochs_decay",
+    "checkpoint_every",
+)  # fmt: skip
+
+
+def volume_spectrum_config(config: Mapping[str, Any]) -> dict:
+    """The ``simulation.spectrum``-style section of the 3D volumes (for SimulationSettings)."""
+    volume, spectrum = config["volume"], config["simulation"]["spectrum"]
+    layout = {k: volume[k] for k in ("ei_mev", "chopper_hz", "n_pix", "n_e")}
+    return {
+        **{k: v for k, v in spectrum.items() if k not in ("layout", "oversample")},
+        "oversample": volume["oversample"],
+        "layout": {**layout, "dims": 3},
+    }
+
+
+def volume_gan_section(config: Mapping[str, Any]) -> dict:
+    """The ``gan`` section with the 3D run's widths, crop, epochs and checkpoint interval."""
+    return {**config["gan"], **{k: config["volume"][k] for k in VOLUME_GAN_KEYS}}
+
+
 def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]) -> None:
     """Raise ``ConfigError`` for valid-looking values that cannot work together.
 
@@ -105,6 +127,22 @@ def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]
         gan_settings(config["gan"], config["seed"])
     except ValueError as err:
         messages.append(f"gan: {err}")
+    volume = config["volume"]
+    side = min(volume["n_pix"], volume["n_e"])
+    if volume["patch_size"] > side:
+        messages.append(
+            f"volume.patch_size: {volume['patch_size']} is larger than a volume "
+            f"({volume['n_pix']} x {volume['n_pix']} x {volume['n_e']} bins); use at most {side}"
+        )
+    if volume["crop_size"] > volume["patch_size"]:
+        messages.append(
+            f"volume.crop_size: {volume['crop_size']} is larger than volume.patch_size "
+            f"({volume['patch_size']})"
+        )
+    try:
+        gan_settings(volume_gan_section(config), config["seed"], dims=3)
+    except ValueError as err:
+        messages.append(f"volume: {err}")
     seen: set[str] = set()
     for i, entry in enumerate(config["user_spectra"]):
         if entry["name"] in seen:

@@ -228,38 +228,33 @@ def _class_attrs(classes: Sequence[H5Data]) -> dict[str, Any]:
 def extract_patches(
     train_path: str | Path, out_path: str | Path, n_patches: int, size: int, seed: int
 ) -> None:
-    """Random aligned square crops of the paired training spectra, for GAN training.
+    """Random aligned square (or cubic) crops of the paired training spectra, for GAN training.
 
-    Each patch takes a training spectrum and a position uniformly at random and crops the same
-    ``size`` x ``size`` window from its 'convolved' and 'unconvolved' images. Writes
-    'convolved', 'unconvolved' (n_patches, size, size) float32 after ``fill_masked``; 'covered'
-    (n_patches, size, size) bool, True where both inputs had data; 'source_index' (n_patches,)
-    int64, the row in the training file; 'origin' (n_patches, 2) int64, the (row, col) of the
-    window's top-left pixel; 'label' (n_patches,) int64, the model class.
+    Each patch takes a training spectrum (image (rows, cols) or volume (H, K, E)) and a position
+    uniformly at random and crops the same window of ``size`` bins along every axis from its
+    'convolved' and 'unconvolved' spectra. Writes 'convolved', 'unconvolved' (n_patches, size,
+    ...) float32 after ``fill_masked``; 'covered' (same shape) bool, True where both inputs had
+    data; 'source_index' (n_patches,) int64, the row in the training file; 'origin'
+    (n_patches, dims) int64, the window's first bin along each axis; 'label' (n_patches,) int64.
     """
     if n_patches < 1:
         raise ValueError(f"n_patches={n_patches} must be >= 1")
     check_writable(out_path)
     train = read_h5(train_path, required=(*PAIRED_DATASETS, "label"))
     convolved, unconvolved = (train.datasets[name] for name in PAIRED_DATASETS)
-    n, rows, cols = convolved.shape
-    if not 1 <= size <= min(rows, cols):
-        raise ValueError(f"patch size {size} does not fit spectra of {rows} x {cols} pixels")
+    n, spatial = convolved.shape[0], convolved.shape[1:]
+    if not 1 <= size <= min(spatial):
+        shape = " x ".join(map(str, spatial))
+        raise ValueError(f"patch size {size} does not fit spectra of {shape} bins")
     rng = stage_rng(seed, _PATCH_STREAM)
     index = rng.integers(0, n, size=n_patches)
-    origin = np.stack(
-        [
-            rng.integers(0, rows - size + 1, size=n_patches),
-            rng.integers(0, cols - size + 1, size=n_patches),
-        ],
-        axis=1,
-    )
+    origin = np.stack([rng.integers(0, s - size + 1, size=n_patches) for s in spatial], axis=1)
     windows = [
-        (i, np.s_[r : r + size], np.s_[c : c + size])
-        for i, (r, c) in zip(index, origin, strict=True)
+        (int(i), *(slice(int(a), int(a) + size) for a in start))
+        for i, start in zip(index, origin, strict=True)
     ]
-    conv = np.stack([convolved[i, r, c] for i, r, c in windows])  # (n_patches, size, size)
-    unconv = np.stack([unconvolved[i, r, c] for i, r, c in windows])
+    conv = np.stack([convolved[w] for w in windows])  # (n_patches, size, ...)
+    unconv = np.stack([unconvolved[w] for w in windows])
     datasets = {
         "convolved": fill_masked(conv),
         "unconvolved": fill_masked(unconv),
@@ -276,7 +271,7 @@ def extract_patches(
         fill_rule=f"NaN -> {FILL_VALUE} (exp2simgan_core.dataset.fill_masked)",
     )
     write_h5(out_path, datasets, attrs)
-    log.info("%d patches of %d x %d from %d spectra", n_patches, size, size, n)
+    log.info("%d patches of %d bins per axis from %d spectra", n_patches, size, n)
 
 
 def import_user_spectrum(

@@ -17,7 +17,7 @@ import numpy as np
 from exp2simgan_core import plotting
 from exp2simgan_core.applicability import Zones, read_distances
 from exp2simgan_core.io import check_writable, read_h5
-from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.physics.layout import Layout2D, Layout3D
 
 Path_ = str | Path
 
@@ -31,7 +31,7 @@ def caption(preset: str, seed: int, checkpoint: Path_ | None = None, note: str =
 
 
 def _checkpoint_name(path: Path_) -> str:
-    """'selected.pt (iter_00001600.pt)': the file and the training checkpoint it copies."""
+    """'selected.pt (iteration 1600)': the file and the training iteration it was saved at."""
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -186,6 +186,29 @@ def make_esi_applicability(distances: Path_, text: str, pdf: Path_, png: Path_) 
         text,
     )
     _save(fig, pdf, png)
+
+
+def make_fig6(
+    test: Path_,
+    translated: Mapping[str, Path_],
+    layout3d: Layout3D,
+    text: str,
+    pdf: Path_,
+    png: Path_,
+) -> None:
+    """Fig. 6: the first test volume, Exp2Sim (convolved -> unconvolved) and Sim2Exp, each as
+    input | GAN output | truth. ``translated``: direction -> translation of the test volumes."""
+    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    roles = {"exp2sim": ("convolved", "unconvolved"), "sim2exp": ("unconvolved", "convolved")}
+    examples = {
+        direction: {
+            "input": pair[source][0],
+            "output": read_h5(translated[direction], required=("spectra",)).datasets["spectra"][0],
+            "target": pair[target][0],
+        }
+        for direction, (source, target) in roles.items()
+    }
+    _save(plotting.fig6(examples, layout3d, text), pdf, png)
 
 
 def make_training(

@@ -1,5 +1,6 @@
 """Names, sizes and paths shared by the rule files (the Snakefile has validated the config)."""
 
+from exp2simgan_core.config import volume_gan_section, volume_spectrum_config
 from exp2simgan_core.dataset import shard_sizes
 from exp2simgan_core.simulate import MODEL_CLASSES
 
@@ -9,6 +10,7 @@ REFERENCE_SIZES = {
     "rb2mnf4": config["simulation"]["n_rb2mnf4"],
 }
 SHARD_SIZES = shard_sizes(config["simulation"]["n_per_model"], config["simulation"]["shard_size"])
+VOLUME_SHARD_SIZES = shard_sizes(config["volume"]["n_per_model"], config["volume"]["shard_size"])
 USER_SPECTRA = {entry["name"]: entry["path"] for entry in config["user_spectra"]}
 
 # Memory of the jobs that hold whole data sets: the arrays (MB) three times over (inputs, the

@@ -66,6 +66,22 @@ rule fig5:
         "../workflow_scripts/figures.py"
 
 
+rule fig6:
+    input:
+        test=VOLUME_TEST,
+        exp2sim=f"{TRANSLATED}/volume_test_exp2sim.h5",
+        sim2exp=f"{TRANSLATED}/volume_test_sim2exp.h5",
+        checkpoint=rules.select_gan3d.output.checkpoint,
+    output:
+        **figure_outputs("fig6", "Figures"),
+    log:
+        f"{LOGS}/figures/fig6.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    script:
+        "../workflow_scripts/figures.py"
+
+
 rule esi_b:
     input:
         test=TEST,
@@ -147,6 +163,7 @@ rule figures:
         rules.fig2.output,
         rules.fig4.output,
         rules.fig5.output,
+        rules.fig6.output,
         rules.esi_b.output,
         rules.training.output,
         rules.data_overview.output,

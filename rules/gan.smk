@@ -21,6 +21,7 @@ rule train_gan:
         mem_mb=8000,
     params:
         gan=config["gan"],
+        dims=2,
         seed=config["seed"],
         run_dir=GAN_RUN,
     script:

@@ -125,3 +125,160 @@ def test_translate_bad_input_exits_2_without_output(tmp_path, checkpoint, capsys
     err = capsys.readouterr().err
     assert "nan.h5: not a readable checkpoint file" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run far faster on one torch thread on a shared 2-core machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+DUQ_SHAPE = (24, 40)
+
+
+def _duq_spectra(n: int, seed: int) -> np.ndarray:
+    """(n, 24, 40) noise with a bright block top-left (even index) or bottom-right (odd)."""
+    x = 0.2 * np.random.default_rng(seed).random((n, *DUQ_SHAPE))
+    for i in range(n):
+        r, c = (2, 2) if i % 2 == 0 else (16, 30)
+        x[i, r : r + 6, c : c + 6] += 2.0
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def duq_checkpoint(tmp_path_factory):
+    from exp2simgan_core.duq import DuqSettings, save_duq, train_duq
+
+    settings = DuqSettings(channels=(4,), pool_shape=(2, 2), embedding_size=4, centroid_size=4,
+                           epochs=2, batch_size=4)  # fmt: skip
+    result = train_duq(settings, _duq_spectra(12, 0), np.arange(12) % 2, progress=False,
+                       class_names=("dimer", "goodenough"))  # fmt: skip
+    path = tmp_path_factory.mktemp("duq") / "unconvolved.pt"
+    save_duq(path, result)
+    return path
+
+
+def _json_out(capsys):
+    import json
+
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.err
+
+
+def test_classify_a_project_file_and_a_npy_spectrum(tmp_path, duq_checkpoint, capsys):
+    from exp2simgan_core.duq import classify, load_duq
+
+    spectra = _duq_spectra(3, 1)
+    source = tmp_path / "spectra.h5"
+    write_h5(source, {"spectra": spectra}, {})
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(source)]) == 0
+    result, _ = _json_out(capsys)
+    expected = classify(load_duq(duq_checkpoint), spectra)
+    assert len(result) == 3
+    for row, kernels, predicted in zip(result, expected.kernels, expected.predicted, strict=True):
+        assert set(row) == {"k_dimer", "k_goodenough", "predicted", "certainty"}
+        k = [row["k_dimer"], row["k_goodenough"]]
+        assert all(0.0 <= v <= 1.0 for v in k)
+        np.testing.assert_allclose(k, kernels, rtol=1e-12)
+        assert row["certainty"] == max(k)
+        assert row["predicted"] == ("dimer", "goodenough")[predicted]
+    npy = tmp_path / "one.npy"
+    np.save(npy, spectra[1].astype(np.float64))
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(npy)]) == 0
+    (single,), _ = _json_out(capsys)
+    np.testing.assert_allclose([single["k_dimer"], single["k_goodenough"]], expected.kernels[1],
+                               rtol=1e-5)  # fmt: skip
+
+
+def test_classify_refuses_a_wrong_shape_and_a_gan_checkpoint(
+    tmp_path, duq_checkpoint, checkpoint, capsys
+):
+    npy = tmp_path / "small.npy"
+    np.save(npy, np.ones((10, 12)))
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(npy)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("exp2simgan classify: error: ")
+    assert "shape (10, 12), expected (24, 40)" in captured.err and "Traceback" not in captured.err
+    source = tmp_path / "s.h5"
+    write_h5(source, {"spectra": _duq_spectra(1, 2)}, {})
+    assert main(["classify", "--checkpoint", str(checkpoint), "--in", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("exp2simgan classify: error: ") and err.count("\n") == 1
+    assert f"{checkpoint} is not a DUQ checkpoint" in err
+
+
+def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
+    rng = np.random.default_rng(3)
+    train_h5, test_h5, far_h5 = (tmp_path / f"{n}.h5" for n in ("train", "test", "digits"))
+    for path, n in ((train_h5, 6), (test_h5, 4)):
+        pair = {"convolved": rng.random((n, 28, 32)), "unconvolved": 4 * rng.random((n, 28, 32))}
+        write_h5(path, {k: v.astype(np.float32) for k, v in pair.items()}, {})
+    far = np.zeros((4, 28, 32), np.float32)
+    far[:, 4:20, 6:22] = 30.0
+    write_h5(far_h5, {"spectra": far}, {})
+    user = tmp_path / "user.npy"
+    np.save(user, rng.random((28, 32)))
+    argv = ["applicability", "--checkpoint", str(checkpoint), "--train", str(train_h5),
+            "--held-out", str(test_h5), "--far", str(far_h5), "--in", str(user)]  # fmt: skip
+    assert main(argv) == 0
+    verdict, _ = _json_out(capsys)
+    assert verdict["zone"] in ("trustworthy", "expert_opinion", "untrustworthy")
+    assert (verdict["direction"], verdict["n_spectra"]) == ("exp2sim", 1)
+    assert verdict["n_repeats"] == 1000  # ApplicabilitySettings' default
+    assert verdict["thresholds"]["trust_max"] <= verdict["thresholds"]["untrust_min"]
+    assert verdict["thresholds"]["out_of_domain_sets"] == ["digits (1 at a time)"]
+    held_out_without_domain = [*argv[:6], str(far_h5), *argv[7:]]  # 'spectra' only
+    assert main(held_out_without_domain) == 2
+    err = capsys.readouterr().err
+    assert "digits.h5: missing dataset(s) convolved" in err and err.count("\n") == 1
+    np.save(user, np.ones((10, 10)))
+    assert main(argv) == 2
+    assert "shape (10, 10), expected (28, 32)" in capsys.readouterr().err
+
+
+def test_translate_into_an_unwritable_place_exits_2_and_writes_nothing(
+    tmp_path, checkpoint, capsys
+):
+    source = tmp_path / "in.h5"
+    write_h5(source, {"spectra": np.random.default_rng(4).random((1, 24, 40), np.float32)}, {})
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / "out.h5"  # its parent is a regular file: unwritable even for root
+    argv = ["translate", "--checkpoint", str(checkpoint), "--direction", "exp2sim",
+            "--in", str(source), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("exp2simgan translate: error: cannot write ") and str(out) in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert blocker.read_text() == "not a folder"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "in.h5"]
+
+
+def test_translate_into_a_read_only_folder_exits_2(tmp_path, checkpoint, capsys):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip(
+            "root may write into a read-only folder (os.access grants it), so the check cannot "
+            "fail; the unwritable-parent case above covers the exit path"
+        )
+    source = tmp_path / "in.h5"
+    write_h5(source, {"spectra": np.random.default_rng(4).random((1, 24, 40), np.float32)}, {})
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        argv = ["translate", "--checkpoint", str(checkpoint), "--direction", "exp2sim",
+                "--in", str(source), "--out", str(locked / "out.h5")]  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"folder {locked} is not writable" in err and err.count("\n") == 1
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)

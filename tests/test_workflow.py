@@ -5,6 +5,8 @@ import copy
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from snakemake.utils import validate
 
@@ -80,6 +83,10 @@ def test_dry_run_of_every_preset_has_every_stage(name, tmp_path):
     assert counts["merge_shards"] == len(MODEL_CLASSES)
     assert counts["simulate_reference"] == len(REFERENCE_KINDS)
     assert counts["split_train_test"] == counts["extract_patches"] == 1
+    volume = load_preset(name).get("volume", {"n_per_model": 500, "shard_size": 25})
+    n_volume_shards = math.ceil(volume["n_per_model"] / volume["shard_size"])
+    assert counts["simulate_volume_shard"] == len(MODEL_CLASSES) * n_volume_shards
+    assert counts["train_gan"] == counts["train_gan3d"] == counts["fig6"] == 1
 
 
 def test_cluster_profile_dry_run_submits_with_account_and_partition(tmp_path):
@@ -116,6 +123,16 @@ def test_bad_config_stops_before_any_job_naming_the_key(edit, key, tmp_path):
     assert key in result.stderr
     assert "invalid configuration" in result.stderr
     assert not (tmp_path / "work" / "results").exists()
+
+
+def test_malformed_yaml_config_stops_before_any_job(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("seed: 0\nsimulation: [unclosed\n")
+    result = snakemake("all", "--cores", "1", "--configfile", str(path), workdir=tmp_path / "w")
+    assert result.returncode != 0
+    assert "Config file is not valid JSON or YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "w" / "results").exists()
 
 
 # --- a real run of the smoke preset --------------------------------------------------------------
@@ -247,6 +264,46 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     }  # fmt: skip
 
 
+@pytest.mark.slow
+def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_path):
+    """SIGKILL the workflow during GAN training; --rerun-incomplete resumes from the checkpoint
+    left in the run folder and ends with the weights of an uninterrupted run."""
+    config = copy.deepcopy(smoke_run[1])
+    config["gan"].update(n_epochs_constant=10, n_epochs_decay=10)  # 320 iterations
+    path = write_config(tmp_path / "longer.yaml", config)
+    target = "results/smoke/gan2d/final.pt"
+    runs = {}
+    for name in ("killed", "whole"):
+        runs[name] = tmp_path / name
+        shutil.copytree(smoke_run[0], runs[name], ignore=shutil.ignore_patterns("gan2d"))
+    checkpoints = runs["killed"] / "results" / "smoke" / "gan2d" / "run" / "checkpoints"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), target]
+    command += ["--cores", "1", "--configfile", str(path), "--directory", str(runs["killed"])]
+    job = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(checkpoints.glob("iter_*.pt")) and job.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert not (runs["killed"] / target).exists()  # nothing a rerun would trust
+    kept = sorted(p.name for p in checkpoints.glob("iter_*.pt"))
+    assert kept and kept[-1] != "iter_00000320.pt"
+    for name, extra in (("killed", ["--rerun-incomplete"]), ("whole", [])):
+        result = snakemake(
+            target, "--cores", "1", "--configfile", str(path), *extra, workdir=runs[name]
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert set(kept) <= {p.name for p in checkpoints.glob("iter_*.pt")}  # none lost
+    resumed, whole = (
+        torch.load(runs[n] / target, weights_only=True)["networks"] for n in ("killed", "whole")
+    )
+    for net, weights in whole.items():
+        for key, value in weights.items():
+            assert torch.equal(resumed[net][key], value), f"{net}.{key}"
+
+
 def _csv_header(path):
     return path.read_text().splitlines()[0].split(",")
 
@@ -279,11 +336,15 @@ def test_smoke_tables(smoke_run):
         for calibration in zones[direction].values():
             assert calibration["trust_max"] <= calibration["untrust_min"]
             assert calibration["trust_quantile"] == 0.95
-    selected = workdir / "results" / "smoke" / "gan2d" / "selected.pt"
-    assert selected.stat().st_size > 0
+    for gan in ("gan2d", "gan3d"):
+        assert (workdir / "results" / "smoke" / gan / "selected.pt").stat().st_size > 0
+    quality_3d = (tables / "translation_quality_3d.csv").read_text().splitlines()
+    assert len(quality_3d) == 1 + 2 * 3  # (2 classes + all) x 2 directions
 
 
-FIGURES = ("fig2", "fig4", "fig5", "esi_b", "esi_c", "esi_d", "training", "data_overview")
+FIGURES = (
+    "fig2", "fig4", "fig5", "fig6", "esi_b", "esi_c", "esi_d", "training", "data_overview",
+)  # fmt: skip
 
 
 def _png_size(path):
@@ -311,6 +372,7 @@ NOT_NEEDED = {
     "fig4": {"applicability", "ood_set", "simulate_reference"},
     "esi_c": {"train_duq", "accuracy", "deconvolve_baseline"},
     "fig5": {"accuracy", "deconvolve_baseline", "translation_quality"},
+    "fig6": {"train_gan", "simulate_shard", "train_duq", "applicability"},
 }
 
 

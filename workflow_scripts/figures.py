@@ -4,7 +4,8 @@ import logging
 import sys
 
 from exp2simgan_core import figures
-from exp2simgan_core.config import spectrum_settings
+from exp2simgan_core.config import spectrum_settings, volume_spectrum_config
+from exp2simgan_core.simulate import SimulationSettings
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
 logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
@@ -27,6 +28,14 @@ draw = {
         i.kernels,
         i.distances,
         layout,
+        text,
+        out.pdf,
+        out.png,
+    ),  # fmt: skip
+    "fig6": lambda: figures.make_fig6(
+        i.test,
+        {"exp2sim": i.exp2sim, "sim2exp": i.sim2exp},
+        SimulationSettings.from_config(volume_spectrum_config(snakemake.config)).layout,
         text,
         out.pdf,
         out.png,

@@ -13,7 +13,7 @@ torch.set_num_threads(snakemake.threads)  # torch would use every core, whatever
 
 train_from_patches(
     snakemake.input[0],
-    gan_settings(snakemake.params.gan, snakemake.params.seed),
+    gan_settings(snakemake.params.gan, snakemake.params.seed, snakemake.params.dims),
     snakemake.params.run_dir,
     snakemake.output.checkpoint,
     snakemake.output.losses,
