@@ -20,6 +20,10 @@ from exp2simgan_core.io import check_writable, read_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 
 Path_ = str | Path
+ZONE_NOTE = (
+    "Shaded zones: thresholds for sets of the full draw size; a smaller set (one spectrum) is "
+    "zoned with thresholds calibrated at its own size (tables/applicability_zones.json)"
+)
 
 
 def caption(preset: str, seed: int, checkpoint: Path_ | None = None, note: str = "") -> str:

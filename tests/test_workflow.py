@@ -304,6 +304,39 @@ def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_
             assert torch.equal(resumed[net][key], value), f"{net}.{key}"
 
 
+@pytest.mark.slow
+def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_run, tmp_path):
+    """SIGKILL the data stage once its first shard exists; the rerun with --rerun-incomplete
+    produces the same data files as the uninterrupted run."""
+    config_path = ROOT / "config" / "smoke.yaml"
+    shards = tmp_path / "results" / "smoke" / "data" / "shards"
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "data"]
+    command += ["--cores", "1", "--configfile", str(config_path), "--directory", str(tmp_path)]
+    job = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(shards.glob("*/shard_*.h5")) and job.poll() is None:
+        assert time.monotonic() < deadline, "no shard appeared"
+        time.sleep(0.05)
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    assert not list(shards.glob("*/.*.tmp"))  # no half-written file under a final name either
+    result = snakemake(
+        "data", "--cores", "1", "--configfile", str(config_path), "--rerun-incomplete",
+        workdir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    reference = smoke_run[0] / "results" / "smoke" / "data"
+    ours_root = tmp_path / "results" / "smoke" / "data"
+    written = sorted(p.relative_to(ours_root) for p in ours_root.rglob("*.h5"))
+    assert {"train.h5", "test.h5", "reference/experiment.h5"} <= {str(p) for p in written}
+    for relative in written:
+        ours, theirs = read_h5(ours_root / relative), read_h5(reference / relative)
+        assert set(ours.datasets) == set(theirs.datasets), relative
+        for name, values in theirs.datasets.items():
+            np.testing.assert_array_equal(ours.datasets[name], values, err_msg=str(relative))
+
+
 def _csv_header(path):
     return path.read_text().splitlines()[0].split(",")
 

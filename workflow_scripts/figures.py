@@ -13,7 +13,10 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 i, out = snakemake.input, snakemake.output
 layout = spectrum_settings(snakemake.config).layout
 text = figures.caption(
-    snakemake.config["preset"], snakemake.config["seed"], i.get("checkpoint", None)
+    snakemake.config["preset"],
+    snakemake.config["seed"],
+    i.get("checkpoint", None),
+    figures.ZONE_NOTE if snakemake.rule in ("fig5", "esi_applicability") else "",
 )
 draw = {
     "fig2": lambda: figures.make_fig2(i.experiment, i.test, layout, text, out.pdf, out.png),
