@@ -1,7 +1,7 @@
 """Speed of Exp2SimGAN training and inference.
 
     python benchmarks/train_gan.py [--device cpu|cuda] [--iterations 3] [--batch-size 1]
-                                   [--threads N]
+                                   [--threads N] [--precision bf16] [--channels-last] [--compile]
 
 Prints training images/s (one image = one crop of each domain passing one full DCLGAN step) and
 peak memory (CUDA: torch.cuda.max_memory_allocated; CPU: the process's maxrss) at the paper
@@ -73,17 +73,27 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads (0: torch's default); 1 on a busy host"
     )
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, device {device}")
-    paper = dataclasses.replace(PAPER, batch_size=args.batch_size)
+    paper = dataclasses.replace(
+        PAPER,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+    )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     rate = time_training(paper, device, args.iterations)
     print(
-        f"paper architecture, 256x256 crops, batch {args.batch_size}, {device}: "
+        f"paper architecture, 256x256 crops, batch {args.batch_size}, {args.precision}, "
+        f"channels_last {args.channels_last}, compile {args.compile}, {device}: "
         f"{rate:.3f} images/s, peak memory {peak_memory_mib(device):.0f} MiB"
     )
     cpu = torch.device("cpu")

@@ -147,3 +147,21 @@ def test_random_crops_are_seeded_and_inside_the_patch():
     np.testing.assert_array_equal(a, b)
     for crop in a[:, 0]:
         assert np.all(np.diff(crop, axis=1) == 1) and np.all(np.diff(crop, axis=0) == 8)
+
+
+@pytest.mark.parametrize(
+    "options", [{"precision": "bf16"}, {"channels_last": True}], ids=["bf16", "channels_last"]
+)
+def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
+    settings = dataclasses.replace(TINY, **options)
+    result = train(settings, *patches, tmp_path, progress=False)
+    assert result.completed
+    with (tmp_path / LOSS_LOG).open(newline="") as f:
+        values = np.array([[float(x) for x in r[1:]] for r in list(csv.reader(f))[1:]])
+    assert np.isfinite(values).all()
+    assert load_checkpoint(result.last_checkpoint)["settings"] == {
+        **load_checkpoint(result.last_checkpoint)["settings"],
+        **options,
+    }  # the options are recorded, so a resume with other options is refused
+    with pytest.raises(ValueError, match="precision 'fp16' not in"):
+        dataclasses.replace(TINY, precision="fp16").validate()

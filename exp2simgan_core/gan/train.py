@@ -11,7 +11,9 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -42,6 +44,7 @@ from exp2simgan_core.gan.networks import (
 from exp2simgan_core.io import write_h5
 
 LOSS_LOG = "losses.csv"
+PRECISIONS = ("fp32", "bf16")
 SAMPLE_DIR = "samples"  # translations of fixed crops at every checkpoint: samples/iter_X.h5
 N_SAMPLES = 4  # fixed crops per domain
 LOSS_COLUMNS = ("iteration", *GENERATOR_LOSS_TERMS, *DISCRIMINATOR_LOSS_TERMS, "lr")
@@ -72,6 +75,9 @@ class GanSettings:
     loss_weights: LossWeights = field(default_factory=lambda: PAPER_TEXT)
     seed: int = 0
     checkpoint_every: int = 1000  # iterations
+    precision: str = "fp32"  # "bf16": forward passes and losses under bfloat16 autocast
+    channels_last: bool = False  # 2D only: NHWC memory layout (faster convolutions on GPUs)
+    compile: bool = False  # torch.compile the generators and discriminators in place
 
     def generator_settings(self) -> GeneratorSettings:
         return GeneratorSettings(dims=self.dims, ngf=self.ngf, n_blocks=self.n_blocks)
@@ -100,6 +106,8 @@ class GanSettings:
             raise ValueError(
                 f"crop_size {self.crop_size} is too small for a {self.n_layers_d}-layer PatchGAN"
             )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r} not in {PRECISIONS}")
         if self.checkpoint_every < 1 or self.batch_size < 1:
             raise ValueError("checkpoint_every and batch_size must be positive")
 
@@ -208,6 +216,11 @@ def build_training(
         nce_layers=settings.nce_layers,
         mlp_dim=settings.mlp_dim,
     ).to(device)
+    if settings.channels_last and settings.dims == 2:
+        model = model.to(memory_format=torch.channels_last)
+    if settings.compile:
+        for module in (*model.generators(), *model.discriminators()):
+            module.compile()  # in place: state_dict keys, hence checkpoints, are unchanged
     fused = device.type == "cuda"
     groups = {"g": model.generators(), "d": model.discriminators(), "f": model.heads()}
     optimisers = {
@@ -224,6 +237,13 @@ def build_training(
     return model, optimisers, schedulers
 
 
+def _autocast(settings: GanSettings, device_type: str):
+    """bfloat16 autocast for ``precision == "bf16"`` (weights and optimiser stay float32)."""
+    if settings.precision == "bf16":
+        return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train_step(
     model: DualGan,
     optimisers: dict[str, torch.optim.Optimizer],
@@ -235,26 +255,30 @@ def train_step(
 
     real_exp, real_sim: (B, 1, *crop) scaled to [-1, 1]. Returns every loss term as a float.
     """
-    fake_sim = model.g_exp2sim(real_exp)
-    fake_exp = model.g_sim2exp(real_sim)
+    autocast = functools.partial(_autocast, settings, real_exp.device.type)  # fresh per use
+    with autocast():
+        fake_sim = model.g_exp2sim(real_exp)
+        fake_exp = model.g_sim2exp(real_sim)
     for d in model.discriminators():
         d.requires_grad_(True)
     optimisers["d"].zero_grad(set_to_none=True)
-    d_losses = model.discriminator_loss(
-        real_exp, real_sim, fake_exp, fake_sim,
-        weights=settings.loss_weights, gan_mode=settings.gan_mode,
-    )  # fmt: skip
+    with autocast():
+        d_losses = model.discriminator_loss(
+            real_exp, real_sim, fake_exp, fake_sim,
+            weights=settings.loss_weights, gan_mode=settings.gan_mode,
+        )  # fmt: skip
     d_losses["d_total"].backward()
     optimisers["d"].step()
     for d in model.discriminators():
         d.requires_grad_(False)
     optimisers["g"].zero_grad(set_to_none=True)
     optimisers["f"].zero_grad(set_to_none=True)
-    g_losses = model.generator_loss(
-        real_exp, real_sim, fake_exp, fake_sim,
-        weights=settings.loss_weights, gan_mode=settings.gan_mode,
-        num_patches=settings.num_patches, temperature=settings.nce_t,
-    )  # fmt: skip
+    with autocast():
+        g_losses = model.generator_loss(
+            real_exp, real_sim, fake_exp, fake_sim,
+            weights=settings.loss_weights, gan_mode=settings.gan_mode,
+            num_patches=settings.num_patches, temperature=settings.nce_t,
+        )  # fmt: skip
     g_losses["g_total"].backward()
     optimisers["g"].step()
     optimisers["f"].step()
@@ -309,11 +333,16 @@ def train(
     samples = sample_crops(convolved_patches, unconvolved_patches, settings.crop_size)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="Exp2SimGAN")
     iteration = start
+    layout = (
+        torch.channels_last
+        if settings.channels_last and settings.dims == 2
+        else torch.contiguous_format
+    )
     with (out_dir / LOSS_LOG).open("a", newline="") as log:
         writer = csv.writer(log)
         for iteration in range(start + 1, total + 1):
             real_exp, real_sim = (
-                _scaled_crops(p, domain, scaling, settings, rng).to(dev)
+                _scaled_crops(p, domain, scaling, settings, rng).to(dev, memory_format=layout)
                 for p, domain in (
                     (convolved_patches, "convolved"),
                     (unconvolved_patches, "unconvolved"),
