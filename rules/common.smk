@@ -75,3 +75,18 @@ def shard_files(wildcards):
         model=wildcards.model,
         shard=range(len(SHARD_SIZES)),
     )
+
+
+FIGURES = f"{RESULTS}/figures"
+
+
+def figure_outputs(name, category):
+    """PDF and PNG of one figure; the PNG goes into the HTML report."""
+    return {
+        "pdf": f"{FIGURES}/{name}.pdf",
+        "png": report(
+            f"{FIGURES}/{name}.png",
+            caption=f"../report/figures/{name}.rst",
+            category=category,
+        ),
+    }

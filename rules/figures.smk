@@ -1,20 +1,7 @@
 """Every figure as a named target (``snakemake fig4``), written as PDF and PNG."""
 
-FIGURES = f"{RESULTS}/figures"
 SELECTED = rules.select_gan.output.checkpoint
 ESI_DIRECTIONS = {"esi_c": "exp2sim", "esi_d": "sim2exp"}  # applicability with each direction
-
-
-def figure_outputs(name, category):
-    """PDF and PNG of one figure; the PNG goes into the HTML report."""
-    return {
-        "pdf": f"{FIGURES}/{name}.pdf",
-        "png": report(
-            f"{FIGURES}/{name}.png",
-            caption=f"../report/figures/{name}.rst",
-            category=category,
-        ),
-    }
 
 
 rule fig2:
