@@ -5,6 +5,13 @@ attributes carrying provenance (settings, seed, model, ``code_version``). Spectr
 recognised by name (``SPECTRUM_DATASETS``), are float32 images (n, rows, cols) or volumes
 (n, H, K, E) in arbitrary intensity units, NaN where the instrument has no detector coverage.
 
+Integrity: ``write_h5`` stores a SHA-256 of the file's content as attribute ``content_sha256``
+(what it covers is versioned by attribute ``checksum_scheme``; see ``_content_sha256``), and
+``read_h5`` recomputes it and refuses a file whose content no longer matches. Every file written
+by ``write_h5`` carries it; a file without it (a user's own HDF5 written by another tool) is read
+unverified. The checksum guards against corruption and accidental edits, not against someone who
+deletes the attribute on purpose.
+
 Example::
 
     >>> import numpy as np, tempfile, os
@@ -17,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -40,6 +48,11 @@ SPECTRUM_DATASETS = (
     "unconvolved",
 )  # float32, (n, rows, cols) or (n, H, K, E), NaN = uncovered
 JSON_ATTRS = "json_attrs"  # attribute listing the attributes stored as JSON strings
+CHECKSUM_ATTR = "content_sha256"  # hex SHA-256 of the datasets and attributes, see _content_sha256
+SCHEME_ATTR = "checksum_scheme"  # which content CHECKSUM_ATTR covers, and how it is serialised
+CHECKSUM_SCHEME = "sha256-v1"
+RESERVED_ATTRS = (JSON_ATTRS, CHECKSUM_ATTR, SCHEME_ATTR)
+REGENERATE = "delete it and rerun the workflow step that writes it"
 NEGATIVE_TOLERANCE = 0.05  # user spectra: negatives down to this fraction of the maximum are noise
 USER_FORMATS = (
     ".npy (an array in this run's layout) or .h5/.hdf5 (a project file, dataset 'spectra')"
@@ -102,22 +115,22 @@ def write_h5(
     The file is written under a temporary name in the same folder and renamed at the end, so a
     killed job never leaves a partial file under the final name. Attributes that are dicts, lists,
     tuples, bools or None are stored as JSON strings (``read_h5`` decodes them). Arrays are stored
-    with gzip compression, spectra chunked one per chunk.
+    with gzip compression, spectra chunked one per chunk. The content checksum
+    (``CHECKSUM_ATTR``, ``SCHEME_ATTR``) is added last.
     """
     path = check_writable(path)
-    if JSON_ATTRS in attrs:
-        raise ValueError(f"'{JSON_ATTRS}' is a reserved attribute name")
-    for name, array in datasets.items():
-        if np.asarray(array).dtype.kind not in "biuf":
-            raise TypeError(
-                f"dataset '{name}' for {path}: dtype {np.asarray(array).dtype} is not numeric"
-            )
+    reserved = [key for key in RESERVED_ATTRS if key in attrs]
+    if reserved:
+        raise ValueError(f"attribute name(s) {', '.join(map(repr, reserved))} are reserved")
+    arrays = {name: np.asarray(array) for name, array in datasets.items()}
+    for name, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"dataset '{name}' for {path}: dtype {array.dtype} is not numeric")
     full_attrs = {**attrs, "code_version": exp2simgan_core.__version__}
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with h5py.File(tmp, "x") as f:
-            for name, array in datasets.items():
-                array = np.asarray(array)
+            for name, array in arrays.items():
                 options = {}
                 if array.size and array.ndim:
                     options = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
@@ -131,24 +144,82 @@ def write_h5(
                     json_names.append(key)
                 f.attrs[key] = stored
             f.attrs[JSON_ATTRS] = json.dumps(json_names)
+            f.attrs[CHECKSUM_ATTR] = _content_sha256(arrays, _raw_attrs(f))
+            f.attrs[SCHEME_ATTR] = CHECKSUM_SCHEME
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     log.info("wrote %s (%s)", path, ", ".join(f"{k} {np.shape(v)}" for k, v in datasets.items()))
 
 
-def _read_attrs(f: h5py.File) -> dict[str, Any]:
-    json_names = set(json.loads(f.attrs.get(JSON_ATTRS, "[]")))
+def _raw_attrs(f: h5py.File) -> dict[str, Any]:
+    """Attributes as stored (JSON strings not decoded), bytes as str, numpy scalars as Python's."""
     attrs = {}
     for key, value in f.attrs.items():
-        if key == JSON_ATTRS:
-            continue
         if isinstance(value, bytes):
             value = value.decode()
         elif isinstance(value, np.generic):
             value = value.item()
-        attrs[key] = json.loads(value) if key in json_names else value
+        attrs[key] = value
     return attrs
+
+
+def _decode_attrs(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes as given to ``write_h5``: JSON ones decoded, ``RESERVED_ATTRS`` dropped."""
+    json_names = set(json.loads(raw.get(JSON_ATTRS, "[]")))
+    return {
+        key: json.loads(value) if key in json_names else value
+        for key, value in raw.items()
+        if key not in RESERVED_ATTRS
+    }
+
+
+def _content_sha256(datasets: Mapping[str, np.ndarray], raw_attrs: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the content of a file, scheme ``CHECKSUM_SCHEME``.
+
+    Hashed in order: for each dataset in sorted name order, the UTF-8 line
+    ``json.dumps([name, dtype.str, list(shape)])`` followed by its raw bytes in C order,
+    little-endian; then the stored attributes (``_raw_attrs``, the two checksum attributes
+    excluded, ``JSON_ATTRS`` included) as JSON with sorted keys and no spaces. Independent of
+    creation order, chunking and compression.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(datasets):
+        array = np.asarray(datasets[name])
+        if array.dtype.str.startswith(">"):
+            array = array.astype(array.dtype.newbyteorder("<"))
+        array = np.ascontiguousarray(array)
+        header = json.dumps([name, array.dtype.str, list(array.shape)]) + "\n"
+        digest.update(header.encode())
+        digest.update(array.reshape(-1).view(np.uint8))
+    content_attrs = {k: v for k, v in raw_attrs.items() if k not in (CHECKSUM_ATTR, SCHEME_ATTR)}
+    digest.update(
+        json.dumps(
+            content_attrs, sort_keys=True, separators=(",", ":"), default=_json_default
+        ).encode()
+    )
+    return digest.hexdigest()
+
+
+def _verify_checksum(
+    path: Path, datasets: Mapping[str, np.ndarray], raw_attrs: Mapping[str, Any]
+) -> None:
+    """Raise ``DataFileError`` if ``path`` has a content checksum that its content fails."""
+    stored = raw_attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        log.debug("%s has no '%s' attribute; read unverified", path, CHECKSUM_ATTR)
+        return
+    scheme = raw_attrs.get(SCHEME_ATTR)
+    if scheme != CHECKSUM_SCHEME:
+        raise DataFileError(
+            f"{path}: checksum scheme {scheme!r} is not {CHECKSUM_SCHEME!r}, the one this version "
+            f"verifies; {REGENERATE}"
+        )
+    if _content_sha256(datasets, raw_attrs) != stored:
+        raise DataFileError(
+            f"{path}: content does not match its checksum ('{CHECKSUM_ATTR}'): the file is "
+            f"corrupted or was modified after it was written; {REGENERATE}"
+        )
 
 
 def read_h5(
@@ -158,9 +229,11 @@ def read_h5(
 ) -> H5Data:
     """Read every dataset and attribute of ``path``, checking what the caller relies on.
 
-    Raises ``DataFileError`` naming the file if it is missing, not HDF5 (or truncated), lacks a
-    dataset of ``required``, or holds a spectrum dataset (``SPECTRUM_DATASETS``) that is not float32
-    of shape (n, *trailing_shape).
+    Raises ``DataFileError`` naming the file if it is missing, not HDF5 (or truncated), fails its
+    content checksum (any file with attribute ``CHECKSUM_ATTR`` is verified; one without it is
+    read unverified), lacks a dataset of ``required``, or holds a spectrum dataset
+    (``SPECTRUM_DATASETS``) that is not float32 of shape (n, *trailing_shape). The returned
+    attributes exclude the checksum attributes, which describe the file rather than its content.
     """
     path = Path(path)
     if not path.is_file():
@@ -168,11 +241,13 @@ def read_h5(
     try:
         with h5py.File(path, "r") as f:
             datasets = {name: f[name][()] for name in f if isinstance(f[name], h5py.Dataset)}
-            attrs = _read_attrs(f)
+            raw_attrs = _raw_attrs(f)
     except (OSError, RuntimeError, KeyError) as err:
         raise DataFileError(
             f"{path}: not a readable HDF5 file (truncated or another format): {err}"
         ) from None
+    _verify_checksum(path, datasets, raw_attrs)
+    attrs = _decode_attrs(raw_attrs)
     missing = [name for name in required if name not in datasets]
     if missing:
         raise DataFileError(

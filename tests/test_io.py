@@ -1,6 +1,7 @@
 """HDF5 files of the project (write_h5, read_h5) and users' spectra (read_user_spectrum)."""
 
 import doctest
+import re
 from pathlib import Path
 
 import h5py
@@ -88,6 +89,8 @@ def test_write_refuses_non_numeric_dataset_and_reserved_attribute(tmp_path):
         write_h5(tmp_path / "a.h5", {"names": np.array(["a", "b"])}, {})
     with pytest.raises(ValueError, match="reserved"):
         write_h5(tmp_path / "a.h5", {}, {"json_attrs": "[]"})
+    with pytest.raises(ValueError, match="'content_sha256', 'checksum_scheme'.* reserved"):
+        write_h5(tmp_path / "a.h5", {}, {"checksum_scheme": "x", "content_sha256": "0"})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,6 +148,137 @@ def test_read_h5_errors_name_file_and_problem(tmp_path):
     write_h5(flat, {"spectra": np.zeros((6, 10), np.float32)}, {})
     with pytest.raises(DataFileError, match=r"spectra must be images \(n, rows, cols\) or volumes"):
         read_h5(flat)
+
+
+# --- content checksum -------------------------------------------------------------------------
+
+
+def modified_message(path):
+    return re.escape(
+        f"{path}: content does not match its checksum ('content_sha256'): the file is corrupted "
+        "or was modified after it was written; delete it and rerun the workflow step that writes it"
+    )
+
+
+def checksummed_file(path):
+    data = {"spectra": spectra(), "label": np.arange(3), "scale": np.float64(2.5)}
+    write_h5(path, data, {"kind": "experiment", "seed": 7, "settings": {"n_pix": 16}})
+    return path
+
+
+def test_checksum_is_stored_verified_and_left_out_of_attrs(tmp_path):
+    path = tmp_path / "a.h5"
+    data = {
+        "spectra": spectra(),
+        "big_endian": np.arange(6.0).astype(">f8"),
+        "fortran": np.asfortranarray(np.arange(12).reshape(3, 4)),
+        "covered": np.eye(3, dtype=bool),
+        "empty": np.zeros((0, 4), np.float32),
+        "scalar": np.int64(5),
+    }
+    write_h5(path, data, {"names": ["JF1"], "weights": np.array([0.5, np.nan])})
+    with h5py.File(path) as f:
+        assert re.fullmatch("[0-9a-f]{64}", f.attrs["content_sha256"])
+        assert f.attrs["checksum_scheme"] == "sha256-v1"
+    out = read_h5(path)
+    assert "content_sha256" not in out.attrs and "checksum_scheme" not in out.attrs
+    for name, array in data.items():
+        np.testing.assert_array_equal(out.datasets[name], array)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "index"), [("spectra", (1, 2, 3)), ("label", 0), ("scale", ())]
+)
+def test_one_changed_data_element_is_refused(tmp_path, dataset, index):
+    path = checksummed_file(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        f[dataset][index] = f[dataset][index] + 1
+    with pytest.raises(DataFileError, match=modified_message(path)):
+        read_h5(path)
+
+
+def test_one_flipped_byte_is_refused(tmp_path):
+    path = checksummed_file(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        element = f["spectra"][0, 3, 4]
+        raw = bytearray(element.tobytes())
+        raw[0] ^= 1
+        f["spectra"][0, 3, 4] = np.frombuffer(bytes(raw), np.float32)[0]
+    with pytest.raises(DataFileError, match=modified_message(path)):
+        read_h5(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("kind", "simulated"),
+        ("seed", 8),
+        ("settings", '{"n_pix": 17}'),
+        ("code_version", "0.0.0"),
+        ("json_attrs", "[]"),
+        ("added", 1),
+    ],
+)
+def test_changed_attribute_is_refused(tmp_path, key, value):
+    path = checksummed_file(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs[key] = value
+    with pytest.raises(DataFileError, match=modified_message(path)):
+        read_h5(path)
+
+
+def test_added_or_deleted_dataset_is_refused(tmp_path):
+    added = checksummed_file(tmp_path / "added.h5")
+    with h5py.File(added, "r+") as f:
+        f["extra"] = np.zeros(2)
+    with pytest.raises(DataFileError, match=modified_message(added)):
+        read_h5(added)
+    deleted = checksummed_file(tmp_path / "deleted.h5")
+    with h5py.File(deleted, "r+") as f:
+        del f["label"]
+    with pytest.raises(DataFileError, match=modified_message(deleted)):
+        read_h5(deleted)
+
+
+def test_unknown_checksum_scheme_is_refused(tmp_path):
+    path = checksummed_file(tmp_path / "a.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["checksum_scheme"] = "sha256-v0"
+    with pytest.raises(
+        DataFileError, match=r"a\.h5: checksum scheme 'sha256-v0' is not 'sha256-v1'"
+    ):
+        read_h5(path)
+
+
+def test_file_without_checksum_is_accepted(tmp_path):
+    path = tmp_path / "mine.h5"
+    x = spectra(1)
+    with h5py.File(path, "w") as f:
+        f["spectra"] = x
+        f.attrs["instrument"] = "MAPS"
+    out = read_h5(path, required=["spectra"], trailing_shape=SHAPE)
+    np.testing.assert_array_equal(out.datasets["spectra"], x)
+    assert out.attrs == {"instrument": "MAPS"}
+    np.testing.assert_array_equal(read_user_spectrum(path, SHAPE), x[0])
+
+
+def test_checksum_does_not_depend_on_creation_order_or_storage(tmp_path):
+    data = {"spectra": spectra(), "label": np.arange(3), "params": np.ones((3, 2))}
+    write_h5(tmp_path / "forward.h5", data, {"kind": "x"})
+    write_h5(tmp_path / "reverse.h5", dict(reversed(data.items())), {"kind": "x"})
+    with h5py.File(tmp_path / "forward.h5") as f:
+        checksum = f.attrs["content_sha256"]
+        attrs = dict(f.attrs)
+    with h5py.File(tmp_path / "reverse.h5") as f:
+        assert f.attrs["content_sha256"] == checksum
+    copy = tmp_path / "copy.h5"
+    with h5py.File(copy, "w") as f:  # reverse creation order, uncompressed, unchunked
+        for name in sorted(data, reverse=True):
+            f[name] = data[name]
+        for key, value in reversed(attrs.items()):
+            f.attrs[key] = value
+    out = read_h5(copy)
+    assert out.attrs == read_h5(tmp_path / "forward.h5").attrs
 
 
 # --- users' spectra ---------------------------------------------------------------------------

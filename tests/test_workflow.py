@@ -290,6 +290,8 @@ def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_
     assert not (runs["killed"] / target).exists()  # nothing a rerun would trust
     kept = sorted(p.name for p in checkpoints.glob("iter_*.pt"))
     assert kept and kept[-1] != "iter_00000320.pt"
+    unlock = snakemake("--unlock", "--configfile", str(path), workdir=runs["killed"])
+    assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
     for name, extra in (("killed", ["--rerun-incomplete"]), ("whole", [])):
         result = snakemake(
             target, "--cores", "1", "--configfile", str(path), *extra, workdir=runs[name]
@@ -321,6 +323,8 @@ def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_ru
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
     assert not list(shards.glob("*/.*.tmp"))  # no half-written file under a final name either
+    unlock = snakemake("--unlock", "--configfile", str(config_path), workdir=tmp_path)
+    assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
     result = snakemake(
         "data", "--cores", "1", "--configfile", str(config_path), "--rerun-incomplete",
         workdir=tmp_path,
