@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from exp2simgan_core.applicability import ZONES, ApplicabilitySettings, read_distances
 from exp2simgan_core.applicability_stage import (
@@ -25,15 +24,6 @@ SETTINGS = ApplicabilitySettings(n_repeats=20, n_points=4, seed=1)
 SHAPE = (28, 32)
 DIRECTIONS = ("exp2sim", "sim2exp")
 SET_NAMES = ("train", "test_convolved", "test_unconvolved", "digits", "photos", "user_one")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run far faster on one torch thread on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _noise(n: int, scale: float, seed: int) -> np.ndarray:

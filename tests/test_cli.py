@@ -127,17 +127,6 @@ def test_translate_bad_input_exits_2_without_output(tmp_path, checkpoint, capsys
     assert not out.exists()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run far faster on one torch thread on a shared 2-core machine."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 DUQ_SHAPE = (24, 40)
 
 

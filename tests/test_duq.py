@@ -36,15 +36,6 @@ TOY = DuqSettings(
 TOY_SHAPE = (32, 32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run fastest on one thread (and without contention on shared cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def toy_spectra(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(n, 32, 32) noise with a bright 6 x 6 blob top-left (class 0) or bottom-right (class 1).
 

@@ -33,15 +33,6 @@ TINY_DUQ = DuqSettings(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run far faster on one torch thread on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _pairs(n: int, seed: int) -> dict[str, np.ndarray]:
     """Paired spectra of LAYOUT, labels alternating 0/1: a bright blob top-left (dimer) or
     bottom-right (goodenough); unconvolved sharper and brighter; panel (Ei 0, bin 3) uncovered."""

@@ -19,15 +19,6 @@ TEXT = "preset smoke, seed 0"
 PARAM_NAMES = {"dimer": ["J1", "J2"], "goodenough": ["J1", "J2", "J3"]}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """torch on one thread: far faster on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _spectra(n: int, seed: int) -> np.ndarray:
     """(n, 48, 32) float32 intensities with the panel (Ei 0, bin 3) uncovered."""
     x = np.random.default_rng(seed).gamma(2.0, 1.0, (n, *LAYOUT.shape)).astype(np.float32)
