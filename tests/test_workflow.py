@@ -264,6 +264,24 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     }  # fmt: skip
 
 
+def kill_when(target, configfile, workdir, folder, pattern):
+    """Run Snakemake on ``target``, SIGKILL its process group as soon as a file matching
+    ``pattern`` exists under ``folder``, then unlock the folder as a user would."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), target]
+    command += ["--cores", "1", "--configfile", str(configfile), "--directory", str(workdir)]
+    job = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not any(folder.glob(pattern)) and job.poll() is None:
+        assert time.monotonic() < deadline, f"no {pattern} appeared"
+        time.sleep(0.05)
+    assert job.poll() is None, "the job ended before it could be killed"
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    unlock = snakemake("--unlock", "--configfile", str(configfile), workdir=workdir)
+    assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
+
+
 @pytest.mark.slow
 def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_path):
     """SIGKILL the workflow during GAN training; --rerun-incomplete resumes from the checkpoint
@@ -277,21 +295,10 @@ def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_
         runs[name] = tmp_path / name
         shutil.copytree(smoke_run[0], runs[name], ignore=shutil.ignore_patterns("gan2d"))
     checkpoints = runs["killed"] / "results" / "smoke" / "gan2d" / "run" / "checkpoints"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), target]
-    command += ["--cores", "1", "--configfile", str(path), "--directory", str(runs["killed"])]
-    job = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not any(checkpoints.glob("iter_*.pt")) and job.poll() is None:
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    kill_when(target, path, runs["killed"], checkpoints, "iter_*.pt")
     assert not (runs["killed"] / target).exists()  # nothing a rerun would trust
     kept = sorted(p.name for p in checkpoints.glob("iter_*.pt"))
     assert kept and kept[-1] != "iter_00000320.pt"
-    unlock = snakemake("--unlock", "--configfile", str(path), workdir=runs["killed"])
-    assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
     for name, extra in (("killed", ["--rerun-incomplete"]), ("whole", [])):
         result = snakemake(
             target, "--cores", "1", "--configfile", str(path), *extra, workdir=runs[name]
@@ -312,19 +319,9 @@ def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_ru
     produces the same data files as the uninterrupted run."""
     config_path = ROOT / "config" / "smoke.yaml"
     shards = tmp_path / "results" / "smoke" / "data" / "shards"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "data"]
-    command += ["--cores", "1", "--configfile", str(config_path), "--directory", str(tmp_path)]
-    job = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not any(shards.glob("*/shard_*.h5")) and job.poll() is None:
-        assert time.monotonic() < deadline, "no shard appeared"
-        time.sleep(0.05)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
-    assert not list(shards.glob("*/.*.tmp"))  # no half-written file under a final name either
-    unlock = snakemake("--unlock", "--configfile", str(config_path), workdir=tmp_path)
-    assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
+    kill_when("data", config_path, tmp_path, shards, "*/shard_*.h5")
+    for shard in shards.glob("*/shard_*.h5"):  # under a final name only complete, verified files
+        read_h5(shard, required=("convolved", "unconvolved", "params"))
     result = snakemake(
         "data", "--cores", "1", "--configfile", str(config_path), "--rerun-incomplete",
         workdir=tmp_path,
