@@ -8,7 +8,6 @@ figure of one run shows the same spectra. Captions name the preset, seed and che
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -234,15 +233,8 @@ def make_data_overview(
         c: read_h5(p, required=("params", "convolved", "unconvolved")) for c, p in simulated.items()
     }
     params = {c: d.datasets["params"] for c, d in data.items()}
-    names = {c: _param_names(d.attrs, c) for c, d in data.items()}
+    names = {c: list(d.attrs["param_names"]) for c, d in data.items()}
     examples = {
         c: (d.datasets["convolved"][0], d.datasets["unconvolved"][0]) for c, d in data.items()
     }
     _save(plotting.data_overview(params, names, examples, layout, text), pdf, png)
-
-
-def _param_names(attrs: Mapping, model: str) -> list[str]:
-    """Exchange-parameter names from a merged file's attributes."""
-    if "param_names" in attrs:
-        return list(attrs["param_names"])
-    return list(json.loads(json.dumps(attrs["per_class"]))[model]["param_names"])

@@ -70,9 +70,6 @@ def files(tmp_path_factory):
         params = np.random.default_rng(len(names)).normal(size=(30, len(names)))
         datasets = {"params": params, "convolved": _spectra(2, 20), "unconvolved": _spectra(2, 21)}
         h5(f"simulated_{model}", datasets, {"model": model, "param_names": names})
-    h5("merged", {"params": np.ones((5, 3)), "convolved": _spectra(1, 22),
-                  "unconvolved": _spectra(1, 23)},
-       {"per_class": {"goodenough": {"param_names": PARAM_NAMES["goodenough"]}}})  # fmt: skip
 
     paths["accuracy"] = root / "accuracy.csv"
     write_csv(paths["accuracy"], ACCURACY_COLUMNS, [
@@ -220,13 +217,10 @@ def test_make_training_marks_the_selected_checkpoints(files, tmp_path, monkeypat
     assert len(selection) == 6 and selection[0]["frechet_distance"] == 5.0
 
 
-def test_make_data_overview_from_per_model_and_merged_files(files, tmp_path):
+def test_make_data_overview_from_per_model_files(files, tmp_path):
     pdf, png = _out(tmp_path, "data_overview")
     simulated = {m: files[f"simulated_{m}"] for m in PARAM_NAMES}
     figures.make_data_overview(simulated, LAYOUT, TEXT, pdf, png)
-    _check_saved(pdf, png)
-    pdf, png = _out(tmp_path, "merged")  # names under 'per_class', as split files keep them
-    figures.make_data_overview({"goodenough": files["merged"]}, LAYOUT, TEXT, pdf, png)
     _check_saved(pdf, png)
 
 
