@@ -5,6 +5,7 @@
     exp2simgan translate --checkpoint results/demo/gan2d/selected.pt --direction exp2sim \\
         --in experiment.h5 --out experiment_exp2sim.h5
     exp2simgan classify --checkpoint results/demo/duq/unconvolved.pt --in spectrum.npy
+    exp2simgan check-config config/my_run.yaml
     exp2simgan applicability --checkpoint results/demo/gan2d/selected.pt \\
         --train results/demo/data/train.h5 --held-out results/demo/data/test.h5 \\
         --far results/demo/data/reference/digits.h5 results/demo/data/reference/photos.h5 \\
@@ -216,6 +217,25 @@ def _applicability(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
 
 
+def _add_check_config(sub) -> None:
+    p = sub.add_parser(
+        "check-config",
+        help="check workflow config files (laid over config/config.yaml) before a run",
+    )
+    p.add_argument("files", nargs="+", type=Path, help="YAML config file(s)")
+    p.set_defaults(func=_check_config)
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    from .config import check_config_file, load_schema
+
+    folder = Path(__file__).resolve().parents[1] / "config"
+    schema = load_schema(folder / "schema.yaml")
+    for path in args.files:
+        check_config_file(path, folder / "config.yaml", schema)
+        print(f"{path}: valid")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exp2simgan", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -224,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_translate(sub)
     _add_classify(sub)
     _add_applicability(sub)
+    _add_check_config(sub)
     return parser
 
 

@@ -3,10 +3,14 @@
 The Snakefile runs these before any job: ``check_config`` against ``config/schema.yaml`` (unknown
 keys, types, ranges), then ``check_consistency`` for what a JSON schema cannot express (a patch
 larger than a spectrum, two user spectra with one name, a user file that is missing or unreadable).
+``check_config_file`` runs the same checks on a config file outside Snakemake
+(``exp2simgan check-config``), where a malformed YAML file is reported with its name and line
+(Snakemake's own message for it names neither).
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +32,74 @@ def load_schema(path: str | Path) -> dict[str, Any]:
     """The JSON schema (YAML syntax) at ``path``."""
     with open(path) as f:
         return yaml.safe_load(f)
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in the YAML file ``path``; ConfigError naming the file (and line) if it is
+    missing, not YAML, or not a mapping of keys at its top level."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys (seed: ..., simulation: ...), "
+            f"got a {type(config).__name__}"
+        )
+    return config
+
+
+def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override``, nested mappings merged key by key (as Snakemake does)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def filled(config: Any, schema: Mapping[str, Any]) -> Any:
+    """``config`` with the schema's defaults filled in, as Snakemake's ``validate`` fills them:
+    a missing property gets its ``default``, and filling continues inside present mappings and
+    list items."""
+    if isinstance(config, Mapping):
+        properties = schema.get("properties", {})
+        out = {k: copy.deepcopy(p["default"]) for k, p in properties.items() if "default" in p}
+        out.update(config)
+        return {k: filled(v, properties.get(k, {})) for k, v in out.items()}
+    if isinstance(config, list):
+        return [filled(item, schema.get("items", {})) for item in config]
+    return config
+
+
+def check_config_file(
+    path: str | Path, defaults: str | Path, schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every check the Snakefile runs, on ``path`` laid over the ``defaults`` file.
+
+    Returns the merged configuration with the schema's defaults filled in; raises ConfigError
+    naming the file, line or keys.
+    """
+    config = merged(load_config_file(defaults), load_config_file(path))
+    try:
+        check_config(config, schema)
+        config = filled(config, schema)
+        check_consistency(config, spectrum_settings(config).layout.shape)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return config
 
 
 def key_path(parts: Sequence[str | int]) -> str:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from exp2simgan_core import __version__
 from exp2simgan_core.dataset import check_spectra, network_input
-from exp2simgan_core.gan.checkpoint import mismatches, save_atomically
+from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
 
 CHECKPOINT_KIND = "duq"
 INITIAL_COUNT = 13.0  # N_c before training; m_c starts as N_c times a standard normal draw
@@ -400,9 +400,9 @@ def load_duq(
 ) -> LoadedDuq:
     """Read a DUQ checkpoint (eval mode, CPU).
 
-    Raises ValueError when the file is not a DUQ checkpoint, when its spectra size differs from
-    ``expected_shape`` (rows, cols), or its architecture from ``expected_settings`` (each
-    differing field named).
+    Raises ValueError when the file is not a DUQ checkpoint, is stale (``refuse_stale``), when its
+    spectra size differs from ``expected_shape`` (rows, cols), or its architecture from
+    ``expected_settings`` (each differing field named).
     """
     try:
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
@@ -411,6 +411,7 @@ def load_duq(
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path} is not a DUQ checkpoint (kind != 'duq'; it holds {keys})")
+    refuse_stale(Path(path), state)
     settings = _stored_settings(path, state["settings"])
     if (
         expected_settings is not None

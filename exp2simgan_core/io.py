@@ -10,7 +10,8 @@ Integrity: ``write_h5`` stores a SHA-256 of the file's content as attribute ``co
 ``read_h5`` recomputes it and refuses a file whose content no longer matches. Every file written
 by ``write_h5`` carries it; a file without it (a user's own HDF5 written by another tool) is read
 unverified. The checksum guards against corruption and accidental edits, not against someone who
-deletes the attribute on purpose.
+deletes the attribute on purpose. Inside a workflow job, files also record the configuration they
+came from and stale ones are refused (``exp2simgan_core.provenance``).
 
 Example::
 
@@ -39,6 +40,7 @@ import h5py
 import numpy as np
 
 import exp2simgan_core
+from exp2simgan_core import provenance
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,11 @@ def write_h5(
     for name, array in arrays.items():
         if array.dtype.kind not in "biuf":
             raise TypeError(f"dataset '{name}' for {path}: dtype {array.dtype} is not numeric")
-    full_attrs = {**attrs, "code_version": exp2simgan_core.__version__}
+    full_attrs = {
+        **attrs,
+        **provenance.output_attrs(),
+        "code_version": exp2simgan_core.__version__,
+    }
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with h5py.File(tmp, "x") as f:
@@ -231,7 +237,8 @@ def read_h5(
 
     Raises ``DataFileError`` naming the file if it is missing, not HDF5 (or truncated), fails its
     content checksum (any file with attribute ``CHECKSUM_ATTR`` is verified; one without it is
-    read unverified), lacks a dataset of ``required``, or holds a spectrum dataset
+    read unverified), was written under another configuration than the bound one
+    (``provenance.input_problem``), lacks a dataset of ``required``, or holds a spectrum dataset
     (``SPECTRUM_DATASETS``) that is not float32 of shape (n, *trailing_shape). The returned
     attributes exclude the checksum attributes, which describe the file rather than its content.
     """
@@ -248,6 +255,9 @@ def read_h5(
         ) from None
     _verify_checksum(path, datasets, raw_attrs)
     attrs = _decode_attrs(raw_attrs)
+    problem = provenance.input_problem(attrs)
+    if problem:
+        raise DataFileError(f"{path}: {problem}; {REGENERATE}, or rerun with --forceall")
     missing = [name for name in required if name not in datasets]
     if missing:
         raise DataFileError(

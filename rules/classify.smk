@@ -17,6 +17,7 @@ rule ood_set:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["seed", "simulation"],
         n=lambda w: OOD_SIZES[w.ood],
         seed=config["seed"],
     script:
@@ -39,6 +40,7 @@ rule train_duq:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["seed", "duq"],
         duq=config["duq"],
         seed=config["seed"],
     script:
@@ -60,6 +62,7 @@ rule deconvolve_baseline:
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["simulation", "baselines"],
         baselines=config["baselines"],
     script:
         "../workflow_scripts/deconvolve_baseline.py"

@@ -20,6 +20,7 @@ rule train_gan:
     resources:
         mem_mb=8000,
     params:
+        config_sections=["seed", "gan"],
         gan=config["gan"],
         dims=2,
         seed=config["seed"],
@@ -49,6 +50,7 @@ rule select_gan:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["seed", "gan"],
         run_dir=GAN_RUN,
         max_spectra=config["gan"]["selection_spectra"],
         seed=config["seed"],

@@ -14,6 +14,7 @@ rule simulate_shard:
     resources:
         mem_mb=SIMULATION_MEM_MB,
     params:
+        config_sections=["seed", "simulation"],
         n_spectra=lambda wildcards: SHARD_SIZES[int(wildcards.shard)],
         seed=config["seed"],
         spectrum=config["simulation"]["spectrum"],
@@ -55,6 +56,7 @@ rule split_train_test:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["seed", "split"],
         test_fraction=config["split"]["test_fraction"],
         seed=config["seed"],
     script:
@@ -74,6 +76,7 @@ rule simulate_reference:
     resources:
         mem_mb=SIMULATION_MEM_MB,
     params:
+        config_sections=["seed", "simulation"],
         n_spectra=lambda wildcards: REFERENCE_SIZES[wildcards.kind],
         seed=config["seed"],
         spectrum=config["simulation"]["spectrum"],
@@ -96,6 +99,7 @@ rule import_user_spectrum:
     resources:
         mem_mb=1000,
     params:
+        config_sections=["simulation"],
         shape=SETTINGS.layout.shape,
     script:
         "../workflow_scripts/import_user_spectrum.py"

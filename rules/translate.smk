@@ -17,6 +17,7 @@ rule translate:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
+        config_sections=["gan"],
         device=config["gan"]["device"],
     script:
         "../workflow_scripts/translate.py"

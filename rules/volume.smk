@@ -14,6 +14,7 @@ use rule simulate_shard as simulate_volume_shard with:
     benchmark:
         f"{BENCHMARKS}/simulate_volume_shard/{{model}}_{{shard}}.tsv"
     params:
+        config_sections=["seed", "simulation", "volume"],
         n_spectra=lambda wildcards: VOLUME_SHARD_SIZES[int(wildcards.shard)],
         seed=config["seed"],
         spectrum=volume_spectrum_config(config),
@@ -56,6 +57,7 @@ use rule extract_patches as extract_volume_patches with:
     benchmark:
         f"{BENCHMARKS}/extract_volume_patches.tsv"
     params:
+        config_sections=["seed", "volume"],
         n_patches=config["volume"]["n_patches"],
         size=config["volume"]["patch_size"],
         seed=config["seed"],
@@ -72,6 +74,7 @@ use rule train_gan as train_gan3d with:
     benchmark:
         f"{BENCHMARKS}/train_gan3d.tsv"
     params:
+        config_sections=["seed", "gan", "volume"],
         gan=volume_gan_section(config),
         dims=3,
         seed=config["seed"],
@@ -94,6 +97,7 @@ use rule select_gan as select_gan3d with:
     benchmark:
         f"{BENCHMARKS}/select_gan3d.tsv"
     params:
+        config_sections=["seed", "gan", "volume"],
         run_dir=f"{GAN3D}/run",
         max_spectra=config["gan"]["selection_spectra"],
         seed=config["seed"],
@@ -110,6 +114,9 @@ use rule translate as translate_volumes with:
         f"{LOGS}/translate_volumes/{{direction}}.log",
     benchmark:
         f"{BENCHMARKS}/translate_volumes/{{direction}}.tsv"
+    params:
+        config_sections=["gan", "volume"],
+        device=config["gan"]["device"],
 
 
 use rule translation_quality as translation_quality_3d with:

@@ -11,10 +11,12 @@ from snakemake.utils import validate
 from exp2simgan_core.config import (
     ConfigError,
     check_config,
+    check_config_file,
     check_consistency,
     config_errors,
     in_schema_order,
     load_schema,
+    merged,
     spectrum_settings,
 )
 from exp2simgan_core.simulate import SimulationSettings
@@ -172,3 +174,50 @@ def test_gan_settings_that_cannot_work_are_refused_before_any_job(edit, message)
     edit(config)
     with pytest.raises(ConfigError, match=message):
         check_consistency(config, (16, 80))
+
+
+def check_file(path):
+    return check_config_file(path, ROOT / "config" / "config.yaml", load_schema(SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("seed: 0\nsimulation: [unclosed\n", r"not valid YAML at line 3, column 1: expected ','"),
+        (
+            "seed: 0\n\tsimulation: {}\n",
+            r"not valid YAML at line 2, column 1: found character '\\t'",
+        ),
+        ("- 1\n- 2\n", "the top level must be a mapping of keys"),
+        ("simulation:\n  n_per_modle: 3\n", r"simulation\.n_per_modle: unknown key"),
+        ("patches: {size: 100000}\n", r"patches\.size: 100000 is larger than a spectrum"),
+    ],
+)
+def test_a_config_file_outside_snakemake_names_the_file_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        check_file(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_a_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"nothere\.yaml: cannot read the config file"):
+        check_file(tmp_path / "nothere.yaml")
+
+
+@pytest.mark.parametrize("name", ("demo", "smoke"))
+def test_the_presets_pass_the_file_check_as_snakemake_sees_them(name):
+    config = check_file(ROOT / "config" / f"{name}.yaml")
+    assert config == with_defaults(merged(preset("config"), preset(name)))
+    assert config["preset"] == name
+
+
+def test_merging_is_recursive_as_in_snakemake():
+    base = {"a": {"x": 1, "y": {"p": 1, "q": 2}}, "b": 1}
+    assert merged(base, {"a": {"y": {"q": 3}}, "c": 2}) == {
+        "a": {"x": 1, "y": {"p": 1, "q": 3}},
+        "b": 1,
+        "c": 2,
+    }
+    assert base["a"]["y"]["q"] == 2  # the base is not modified

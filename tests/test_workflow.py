@@ -338,6 +338,50 @@ def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_ru
             np.testing.assert_array_equal(ours.datasets[name], values, err_msg=str(relative))
 
 
+def test_smoke_outputs_record_their_upstream_configuration(smoke_run):
+    workdir, config, _, data = smoke_run
+    results = workdir / "results" / "smoke"
+    expected = {
+        data / "shards" / "dimer" / "shard_0000.h5": {"seed", "simulation"},
+        data / "train.h5": {"seed", "simulation", "split"},
+        data / "patches.h5": {"seed", "simulation", "split", "patches"},
+        results / "translated" / "test_exp2sim.h5": {
+            "seed", "simulation", "split", "patches", "gan"
+        },
+    }  # fmt: skip
+    for path, sections in expected.items():
+        recorded = read_h5(path).attrs["config"]
+        assert set(recorded) == sections, path
+        assert all(recorded[s] == config[s] for s in sections), path
+    checkpoint = torch.load(results / "gan2d" / "selected.pt", weights_only=True)
+    assert set(checkpoint["config"]) == {"seed", "simulation", "split", "patches", "gan"}
+
+
+def test_a_stale_input_that_snakemake_keeps_is_refused_and_nothing_is_lost(smoke_run, tmp_path):
+    """With --rerun-triggers mtime Snakemake does not rerun the split after a config change; the
+    next job must then refuse the old train.h5, naming the key, and leave it untouched."""
+    reference = smoke_run[0] / "results" / "smoke" / "data"
+    data = tmp_path / "results" / "smoke" / "data"
+    data.mkdir(parents=True)
+    for name in ("train.h5", "test.h5"):
+        shutil.copy2(reference / name, data / name)
+    before = (data / "train.h5").read_bytes()
+    config = load_preset("smoke")
+    old = config["split"]["test_fraction"]
+    config["split"]["test_fraction"] = 0.5
+    changed = write_config(tmp_path / "changed.yaml", config)
+    result = snakemake(
+        "patches", "--cores", "1", "--configfile", str(changed), "--rerun-triggers", "mtime",
+        workdir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "smoke" / "logs" / "extract_patches.log").read_text()
+    assert log.startswith("error: results/smoke/data/train.h5: it is stale")  # no traceback
+    assert f"split.test_fraction: file {old}, config now 0.5" in log
+    assert (data / "train.h5").read_bytes() == before
+    assert not (data / "patches.h5").exists()
+
+
 def _csv_header(path):
     return path.read_text().splitlines()[0].split(",")
 

@@ -1,15 +1,9 @@
 """The accuracy table of the paper, with the classical baselines, as CSV and Markdown."""
 
-import logging
-import sys
-
-import torch
-
 from exp2simgan_core.evaluation import write_accuracy_table
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-torch.set_num_threads(snakemake.threads)  # torch would use every core, whatever the job was given
+start_job(snakemake, uses_torch=True)
 
 write_accuracy_table(
     dict(zip(snakemake.params.domains, snakemake.input.classifiers, strict=True)),

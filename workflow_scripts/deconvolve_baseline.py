@@ -1,14 +1,11 @@
 """Deconvolve the convolved test spectra with a classical method (Richardson-Lucy or Wiener)."""
 
-import logging
-import sys
-
 from exp2simgan_core.baselines import BaselineSettings
 from exp2simgan_core.config import spectrum_settings
 from exp2simgan_core.evaluation import deconvolve_baseline
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 settings = spectrum_settings(snakemake.config)
 deconvolve_baseline(

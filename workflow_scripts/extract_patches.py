@@ -1,12 +1,9 @@
 """Crop random aligned patches of the training pairs for GAN training."""
 
-import logging
-import sys
-
 from exp2simgan_core.dataset import extract_patches
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 extract_patches(
     snakemake.input[0],

@@ -1,14 +1,11 @@
 """Draw the figure of this rule (its name) from its inputs; PDF and PNG."""
 
-import logging
-import sys
-
 from exp2simgan_core import figures
 from exp2simgan_core.config import spectrum_settings, volume_spectrum_config
+from exp2simgan_core.jobs import start_job
 from exp2simgan_core.simulate import SimulationSettings
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 i, out = snakemake.input, snakemake.output
 layout = spectrum_settings(snakemake.config).layout

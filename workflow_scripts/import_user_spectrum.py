@@ -1,12 +1,9 @@
 """Check a user's measured spectrum and store it in the project's HDF5 format."""
 
-import logging
-import sys
-
 from exp2simgan_core.dataset import import_user_spectrum
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 import_user_spectrum(
     snakemake.input[0],

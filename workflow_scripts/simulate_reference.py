@@ -1,12 +1,9 @@
 """Simulate one reference set: pseudo-experiment, negative control or Rb2MnF4."""
 
-import logging
-import sys
-
+from exp2simgan_core.jobs import start_job
 from exp2simgan_core.simulate import SimulationSettings, simulate_reference_set
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 simulate_reference_set(
     kind=snakemake.wildcards.kind,

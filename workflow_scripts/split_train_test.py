@@ -1,12 +1,9 @@
 """Split the simulated spectra of all model classes into train and test sets."""
 
-import logging
-import sys
-
 from exp2simgan_core.dataset import split_train_test
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 split_train_test(
     list(snakemake.input),

@@ -1,15 +1,9 @@
 """Translate one data set in one direction with the selected generator."""
 
-import logging
-import sys
-
-import torch
-
 from exp2simgan_core.gan.pipeline import translate_file
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-torch.set_num_threads(snakemake.threads)  # torch would use every core, whatever the job was given
+start_job(snakemake, uses_torch=True)
 
 translate_file(
     snakemake.input.checkpoint,

@@ -1,12 +1,9 @@
 """PSNR/SSIM of the GAN's translations and the baselines' deconvolutions of the test pairs."""
 
-import logging
-import sys
-
 from exp2simgan_core.gan.pipeline import write_translation_quality
+from exp2simgan_core.jobs import start_job
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+start_job(snakemake)
 
 write_translation_quality(
     snakemake.input.test,

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
+from exp2simgan_core.provenance import input_problem, output_attrs
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^iter_(\d{8})\.pt$")
@@ -81,19 +82,37 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 
 
 def save_atomically(state: dict, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace: never a partial file."""
+    """torch.save to a temporary file in the same folder, then os.replace: never a partial file.
+
+    Inside a workflow job the configuration record of ``provenance.output_attrs`` is added.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
+    torch.save({**state, **output_attrs()}, tmp)
     os.replace(tmp, path)
 
 
+def refuse_stale(path: Path, state: dict) -> None:
+    """Raise ValueError if checkpoint ``state`` was written under another configuration.
+
+    Only inside a workflow job (``exp2simgan_core.provenance``); the message names every
+    differing configuration key.
+    """
+    problem = input_problem(state)
+    if problem:
+        raise ValueError(
+            f"{path}: {problem}; delete it (for a training run, its whole run folder) and rerun"
+        )
+
+
 def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint dict (tensors on CPU). Raises ValueError if it lacks the expected keys."""
+    """Read a checkpoint dict (tensors on CPU). Raises ValueError if it lacks the expected keys
+    or is stale (``refuse_stale``)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing = {"networks", "architecture", "settings", "scaling", "iteration"} - set(state)
     if missing:
         raise ValueError(f"{path} is not an Exp2SimGAN checkpoint: missing {sorted(missing)}")
+    refuse_stale(path, state)
     return state
 
 

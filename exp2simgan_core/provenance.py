@@ -1,0 +1,108 @@
+"""Which configuration a data file came from, and refusing files written under another one.
+
+A workflow job calls ``bind_config(config, sections)`` once, before it reads or writes anything.
+From then on, in that process:
+
+- ``read_h5`` asks ``input_problem`` about every file it reads. A file written by a bound job
+  carries attribute ``config`` (the configuration sections it depends on, JSON) and
+  ``config_sha256`` (their hash). If any recorded value differs from the current configuration,
+  the file is *stale*: it was made for another configuration, for example copied from another
+  run, or kept by ``--rerun-triggers mtime``. ``read_h5`` then raises ``DataFileError`` naming
+  the file and every differing key, before the job does any work.
+- ``write_h5`` adds ``output_attrs()`` to every file: the sections the job itself uses (the
+  ``sections`` given to ``bind_config``, with their current values) merged with the sections
+  recorded in every input it read. A file therefore records every section of its whole upstream
+  chain, e.g. a translation records ``seed``, ``simulation``, ``split``, ``patches`` and ``gan``.
+
+Outside a bound job (tests, the command line on users' files) nothing is recorded or checked.
+Files without a ``config`` attribute (users' own HDF5) are accepted unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+CONFIG_ATTR = "config"  # {section: value} the file depends on
+CONFIG_HASH_ATTR = "config_sha256"  # hex SHA-256 of CONFIG_ATTR serialised by config_sha256
+MAX_LISTED = 5  # differing keys named in a stale-file message
+
+_current: dict[str, Any] | None = None  # the whole configuration of the bound job
+_recorded: dict[str, Any] = {}  # sections recorded so far: the job's own and its inputs'
+
+
+def bind_config(config: Mapping[str, Any], sections: Sequence[str]) -> None:
+    """Record ``sections`` of ``config`` in every file this process writes; check every input.
+
+    ``config`` is the whole run configuration; ``sections`` its top-level keys that the job
+    itself uses. Raises KeyError naming a section that the configuration does not have.
+    """
+    global _current, _recorded
+    missing = [s for s in sections if s not in config]
+    if missing:
+        raise KeyError(f"config sections {missing} are not in the configuration")
+    _current = json.loads(json.dumps(dict(config)))  # plain JSON values, as stored in files
+    _recorded = {s: _current[s] for s in sections}
+
+
+def unbind_config() -> None:
+    """Stop recording and checking (the state of a process that never called bind_config)."""
+    global _current, _recorded
+    _current, _recorded = None, {}
+
+
+def config_sha256(sections: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of ``sections`` as JSON with sorted keys and no spaces."""
+    text = json.dumps(sections, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def output_attrs() -> dict[str, Any]:
+    """Attributes for a file written now: ``{}`` when unbound, else the config record and hash."""
+    if _current is None:
+        return {}
+    return {CONFIG_ATTR: dict(_recorded), CONFIG_HASH_ATTR: config_sha256(_recorded)}
+
+
+def _differences(recorded: Any, current: Any, key: str) -> Iterator[str]:
+    """'key: file X, config now Y' for every leaf where ``recorded`` and ``current`` differ."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        for k in sorted(set(recorded) | set(current)):
+            yield from _differences(recorded.get(k), current.get(k), f"{key}.{k}")
+    elif recorded != current:
+        yield f"{key}: file {json.dumps(recorded)}, config now {json.dumps(current)}"
+
+
+def input_problem(attrs: Mapping[str, Any]) -> str | None:
+    """Why a file with attributes ``attrs`` must not be used now, or None if it may.
+
+    Unbound, or for a file without a config record, the answer is None. Otherwise the record
+    must match its hash and agree with the current configuration on every recorded section; the
+    file's sections are then added to those that this job's outputs record. ``read_h5`` turns
+    the answer into a ``DataFileError`` naming the file.
+    """
+    if _current is None or CONFIG_ATTR not in attrs:
+        return None
+    recorded = attrs[CONFIG_ATTR]
+    if not isinstance(recorded, dict) or attrs.get(CONFIG_HASH_ATTR) != config_sha256(recorded):
+        return (
+            f"its configuration record ('{CONFIG_ATTR}') does not match its hash "
+            f"('{CONFIG_HASH_ATTR}')"
+        )
+    differences = [
+        line
+        for section in sorted(recorded)
+        for line in _differences(recorded[section], _current.get(section), section)
+    ]
+    if differences:
+        more = len(differences) - MAX_LISTED
+        return (
+            "it is stale, written under another configuration ("
+            + "; ".join(differences[:MAX_LISTED])
+            + (f"; and {more} more" if more > 0 else "")
+            + ")"
+        )
+    _recorded.update(recorded)
+    return None
