@@ -59,6 +59,34 @@ def test_tiny_generator_keeps_multiples_of_4_in_tanh_range(dims, shape):
     assert y.abs().max().item() <= 1.0
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_residual_generator_starts_near_the_identity_and_stays_in_range(dims):
+    torch.manual_seed(0)
+    settings = GeneratorSettings(dims=dims, ngf=8, n_blocks=2, residual=True)
+    g = ResnetGenerator(settings)
+    plain = ResnetGenerator(GeneratorSettings(dims=dims, ngf=8, n_blocks=2))
+    assert count_parameters(g) == count_parameters(plain)
+    x = torch.rand((2, 1) + (16,) * dims) * 1.8 - 0.9
+    y = g(x)
+    assert y.abs().max().item() <= 1.0
+    assert (y - x).abs().mean().item() < 0.05  # Xavier gain 0.02: a small initial correction
+    assert (plain(x) - x).abs().mean().item() > 0.3  # the plain one starts near 0, not at x
+    x.requires_grad_(True)
+    g(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_residual_generator_clamps_its_sum():
+    g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=1, residual=True))
+    y = g(torch.full((1, 1, 8, 8), 1.0))
+    assert y.max().item() <= 1.0
+
+
+def test_residual_generator_needs_as_many_channels_out_as_in():
+    with pytest.raises(ValueError, match="input_nc == output_nc"):
+        ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=1, output_nc=2, residual=True))
+
+
 def test_generator_rounds_other_sizes_up_to_multiples_of_4():
     g = ResnetGenerator(TINY)
     assert g(torch.randn(1, 1, 41, 63)).shape == (1, 1, 44, 64)

@@ -100,6 +100,15 @@ def test_resume_refuses_another_architecture(patches, tmp_path):
         train(other_lr, *patches, tmp_path, progress=False)
 
 
+def test_a_residual_run_keeps_its_generators_residual(patches, tmp_path):
+    residual = dataclasses.replace(TINY, residual=True)
+    result = train(residual, *patches, tmp_path, progress=False, stop_after=3)
+    loaded = load_generator(result.last_checkpoint, "exp2sim")
+    assert loaded.generator.settings.residual
+    with pytest.raises(ValueError, match=r"another architecture: .*generator\.residual"):
+        train(TINY, *patches, tmp_path, progress=False)
+
+
 def test_load_generator_checks_dims_and_architecture(patches, tmp_path):
     result = train(TINY, *patches, tmp_path, progress=False, stop_after=3)
     loaded = load_generator(result.last_checkpoint, "exp2sim", dims=2)

@@ -59,6 +59,7 @@ class GanSettings:
     discriminator: str = "patchgan"
     ngf: int = 64
     n_blocks: int = 9
+    residual: bool = False  # generators output clamp(x + net(x)); see ResnetGenerator
     ndf: int = 64
     n_layers_d: int = 3
     nce_layers: tuple[int, ...] = (0, 4, 8, 12, 16)  # ResnetGenerator.model indices
@@ -80,7 +81,9 @@ class GanSettings:
     compile: bool = False  # torch.compile the generators and discriminators in place
 
     def generator_settings(self) -> GeneratorSettings:
-        return GeneratorSettings(dims=self.dims, ngf=self.ngf, n_blocks=self.n_blocks)
+        return GeneratorSettings(
+            dims=self.dims, ngf=self.ngf, n_blocks=self.n_blocks, residual=self.residual
+        )
 
     def discriminator_settings(self) -> DiscriminatorSettings:
         return DiscriminatorSettings(dims=self.dims, ndf=self.ndf, n_layers=self.n_layers_d)
