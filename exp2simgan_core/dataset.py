@@ -217,7 +217,7 @@ def _class_attrs(classes: Sequence[H5Data]) -> dict[str, Any]:
     common = {
         k for k in keys if all(k in c.attrs and c.attrs[k] == classes[0].attrs[k] for c in classes)
     }
-    attrs = {k: classes[0].attrs[k] for k in common}
+    attrs = {k: classes[0].attrs[k] for k in sorted(common)}
     attrs["per_class"] = {
         c.attrs["model"]: {k: c.attrs[k] for k in sorted(keys - common) if k in c.attrs}
         for c in classes

@@ -149,7 +149,7 @@ def write_h5(
                 if stored is not value:
                     json_names.append(key)
                 f.attrs[key] = stored
-            f.attrs[JSON_ATTRS] = json.dumps(json_names)
+            f.attrs[JSON_ATTRS] = json.dumps(sorted(json_names))
             f.attrs[CHECKSUM_ATTR] = _content_sha256(arrays, _raw_attrs(f))
             f.attrs[SCHEME_ATTR] = CHECKSUM_SCHEME
         os.replace(tmp, path)

@@ -59,11 +59,25 @@ def config_sha256(sections: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _sorted(value: Any) -> Any:
+    """``value`` with the keys of every mapping in sorted order, recursively."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
 def output_attrs() -> dict[str, Any]:
-    """Attributes for a file written now: ``{}`` when unbound, else the config record and hash."""
+    """Attributes for a file written now: ``{}`` when unbound, else the config record and hash.
+
+    The record's keys are sorted, so that a file does not depend on the order in which the
+    configuration was given or its inputs were read (a cluster job and a local one write
+    identical files).
+    """
     if _current is None:
         return {}
-    return {CONFIG_ATTR: dict(_recorded), CONFIG_HASH_ATTR: config_sha256(_recorded)}
+    return {CONFIG_ATTR: _sorted(_recorded), CONFIG_HASH_ATTR: config_sha256(_recorded)}
 
 
 def _differences(recorded: Any, current: Any, key: str) -> Iterator[str]:

@@ -381,3 +381,11 @@ def test_community_240x400_file_reads_with_its_coverage_mask():
     np.testing.assert_array_equal(np.isnan(out), x == 0)  # and zero-intensity pixels with them
     np.testing.assert_array_equal(out[x != 0], x[x != 0])
     assert 70.0 < np.nanmax(out) < 80.0
+
+
+def test_files_do_not_depend_on_the_order_attributes_are_given_in(tmp_path):
+    spectra = {"spectra": np.zeros((1, 4, 6), np.float32)}
+    write_h5(tmp_path / "a.h5", spectra, {"p": {"x": 1}, "q": [1, 2], "r": "s"})
+    write_h5(tmp_path / "b.h5", spectra, {"r": "s", "q": [1, 2], "p": {"x": 1}})
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert a.attrs["content_sha256"] == b.attrs["content_sha256"]

@@ -62,6 +62,23 @@ def test_the_hash_does_not_depend_on_key_order():
     assert provenance.config_sha256(a) != provenance.config_sha256({"x": 1, "y": {"p": 2}})
 
 
+def test_files_do_not_depend_on_the_key_order_of_the_configuration(tmp_path):
+    reordered = {
+        "split": {"test_fraction": 0.2},
+        "simulation": {"spectrum": {"oversample": 3}, "n_per_model": 100},
+        "seed": 0,
+    }
+    for name, config, sections in (
+        ("a.h5", CONFIG, ["seed", "simulation", "split"]),
+        ("b.h5", reordered, ["split", "simulation", "seed"]),
+    ):
+        provenance.bind_config(config, sections)
+        write_h5(tmp_path / name, SPECTRA, {})
+    with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
+        assert a.attrs["config"] == b.attrs["config"]
+        assert a.attrs["content_sha256"] == b.attrs["content_sha256"]
+
+
 def test_outputs_record_the_sections_of_every_input_read(tmp_path):
     provenance.bind_config(CONFIG, ["seed", "simulation"])
     write_h5(tmp_path / "simulated.h5", SPECTRA, {})
