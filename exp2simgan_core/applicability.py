@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from ot.batch import loss_linear_batch, solve_batch
 
-from exp2simgan_core.dataset import fill_masked
+from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
@@ -81,9 +81,10 @@ def spectrum_features(
     """Pooled encoder features (n, 4 * ngf * FEATURE_GRID ** dims), float64, of (n, *S) spectra.
 
     ``spectra`` are in ``loaded.input_domain`` (Exp2Sim's encoder reads convolved spectra,
-    Sim2Exp's unconvolved ones), in that domain's training intensity unit, NaN = uncovered; shape
+    Sim2Exp's unconvolved ones), in any intensity unit, NaN = uncovered; shape
     (n, rows, cols) for a 2D generator or (n, H, K, E) for a 3D one, every axis >= MIN_FULL_SIZE
-    bins. They are preprocessed as the GAN reads them: ``fill_masked`` (NaN -> 0), then
+    bins. They are preprocessed as the GAN reads them: ``normalised`` (divided by their mean over
+    covered bins, NaN -> 0), then
     ``loaded.scaling.scale`` with the input domain. ``batch`` spectra pass the encoder at once.
     Raises ValueError on a wrong rank, a too-small axis, an all-NaN spectrum or Inf (naming it).
     """
@@ -111,7 +112,7 @@ def spectrum_features(
     out = []
     with torch.no_grad():
         for start in range(0, len(x), batch):
-            chunk = torch.from_numpy(fill_masked(x[start : start + batch])).unsqueeze(1)
+            chunk = torch.from_numpy(normalised(x[start : start + batch])[0]).unsqueeze(1)
             scaled = loaded.scaling.scale(chunk.to(device), loaded.input_domain)  # (b, 1, *S)
             (feature,) = generator.encode(scaled, (ENCODER_LAYER,))  # (b, 4 ngf, *ceil(S / 4))
             pooled = pool(feature, (FEATURE_GRID,) * dims)  # (b, 4 ngf, *grid)

@@ -31,6 +31,7 @@ from exp2simgan_core.io import (
 log = logging.getLogger(__name__)
 
 FILL_VALUE = 0.0  # what an uncovered (NaN) pixel becomes before it enters a network
+INTENSITY_RULE = "spectrum / its mean over covered bins"  # what networks read (``normalised``)
 PAIRED_DATASETS = ("convolved", "unconvolved")
 PER_SHARD_ATTRS = ("shard", "n_rejected_unstable")  # attributes that differ between shards
 _SPLIT_STREAM = 1
@@ -46,6 +47,39 @@ def fill_masked(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float32)
     return np.where(np.isnan(x), np.float32(FILL_VALUE), x)
+
+
+def intensity_unit(spectra: np.ndarray) -> np.ndarray:
+    """Each spectrum's mean intensity over its covered bins: (n, *S) -> (n,) float32.
+
+    Every network reads spectra in this unit (``normalised``), so its output does not depend on
+    the unit of the data (counts, mbarn/sr/meV/f.u., the simulation's S per meV). Resolution
+    convolution conserves spectral weight, so a spectrum's convolved and unconvolved versions
+    share their unit (to 0.1 % on the simulated pairs, where they share the coverage mask).
+    Raises ValueError naming the first spectrum whose covered mean is not positive.
+    """
+    x = np.asarray(spectra, dtype=np.float64)
+    covered = ~np.isnan(x)
+    axes = tuple(range(1, x.ndim))
+    unit = np.where(covered, x, 0.0).sum(axis=axes) / np.maximum(covered.sum(axis=axes), 1)
+    bad = np.flatnonzero(~(unit > 0))
+    if len(bad):
+        raise ValueError(
+            f"spectrum {int(bad[0])} has no positive mean intensity over its covered bins "
+            f"({unit[bad[0]]:g}); it cannot be normalised"
+        )
+    return unit.astype(np.float32)
+
+
+def normalised(spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``fill_masked(spectra / unit)``, ``unit``) for (n, *S) spectra: what networks read.
+
+    ``unit`` is ``intensity_unit(spectra)``, shape (n,); multiply a network's output by it
+    (broadcast over the spectrum's axes) to return to the input's unit.
+    """
+    unit = intensity_unit(spectra)
+    shape = (-1,) + (1,) * (np.ndim(spectra) - 1)
+    return fill_masked(np.asarray(spectra, dtype=np.float32) / unit.reshape(shape)), unit
 
 
 def check_spectra(
@@ -77,16 +111,16 @@ def check_spectra(
 
 
 def network_input(x: np.ndarray, peak: float) -> np.ndarray:
-    """The one preprocessing of every network (GAN and classifier): fill, clip, scale to [-1, 1].
+    """The classifier's preprocessing: normalise, fill, clip, scale to [-1, 1].
 
-    ``x``: intensities of any shape (NaN = uncovered); ``peak``: the intensity that maps to 1, in
-    the same unit (the largest intensity of the network's training data). NaN becomes
-    ``FILL_VALUE``, intensities are clipped to [0, peak], then mapped linearly 0 -> -1, peak -> 1.
-    Returns float32.
+    ``x``: (n, *S) intensities in any unit (NaN = uncovered); ``peak``: the normalised intensity
+    that maps to 1 (the largest of the network's training data, in units of each spectrum's mean,
+    ``normalised``). NaN becomes ``FILL_VALUE``, intensities are clipped to [0, peak], then mapped
+    linearly 0 -> -1, peak -> 1. Returns float32.
     """
     if not peak > 0:
         raise ValueError(f"peak must be a positive intensity, got {peak}")
-    clipped = np.clip(fill_masked(x), np.float32(0.0), np.float32(peak))
+    clipped = np.clip(normalised(x)[0], np.float32(0.0), np.float32(peak))
     return clipped / np.float32(peak) * np.float32(2.0) - np.float32(1.0)
 
 
@@ -233,8 +267,9 @@ def extract_patches(
     Each patch takes a training spectrum (image (rows, cols) or volume (H, K, E)) and a position
     uniformly at random and crops the same window of ``size`` bins along every axis from its
     'convolved' and 'unconvolved' spectra. Writes 'convolved', 'unconvolved' (n_patches, size,
-    ...) float32 after ``fill_masked``; 'covered' (same shape) bool, True where both inputs had
-    data; 'source_index' (n_patches,) int64, the row in the training file; 'origin'
+    ...) float32, each divided by its source spectrum's ``intensity_unit`` (attribute
+    'intensity') and filled by ``fill_masked``; 'covered' (same shape) bool, True where both
+    inputs had data; 'source_index' (n_patches,) int64, the row in the training file; 'origin'
     (n_patches, dims) int64, the window's first bin along each axis; 'label' (n_patches,) int64.
     """
     if n_patches < 1:
@@ -255,9 +290,10 @@ def extract_patches(
     ]
     conv = np.stack([convolved[w] for w in windows])  # (n_patches, size, ...)
     unconv = np.stack([unconvolved[w] for w in windows])
+    per_patch = (-1,) + (1,) * len(spatial)
     datasets = {
-        "convolved": fill_masked(conv),
-        "unconvolved": fill_masked(unconv),
+        "convolved": fill_masked(conv / intensity_unit(convolved)[index].reshape(per_patch)),
+        "unconvolved": fill_masked(unconv / intensity_unit(unconvolved)[index].reshape(per_patch)),
         "covered": ~(np.isnan(conv) | np.isnan(unconv)),
         "source_index": index.astype(np.int64),
         "origin": origin.astype(np.int64),
@@ -269,6 +305,7 @@ def extract_patches(
         size=size,
         seed=seed,
         fill_rule=f"NaN -> {FILL_VALUE} (exp2simgan_core.dataset.fill_masked)",
+        intensity=INTENSITY_RULE,
     )
     write_h5(out_path, datasets, attrs)
     log.info("%d patches of %d bins per axis from %d spectra", n_patches, size, n)

@@ -8,12 +8,14 @@ kernel ``K_c = exp(-mean((z_c - e_c)^2) / (2 length_scale^2))`` in [0, 1], where
 optimiser step. Loss: binary cross-entropy of the kernels against the one-hot labels plus
 ``gradient_penalty * mean((||d sum_c K_c / dx||_2 - 1)^2)`` (two-sided).
 
-Spectra are (n, rows, cols) float32 intensities, NaN where uncovered; every network input goes
-through ``exp2simgan_core.dataset.network_input`` with ``peak`` = the largest intensity of the
-training spectra. In the project, class 0 is the Dimer model and class 1 Goodenough.
+Spectra are (n, rows, cols) float32 intensities in any unit, NaN where uncovered; every network
+input goes through ``exp2simgan_core.dataset.network_input`` (each spectrum divided by its mean
+over covered bins) with ``peak`` = the largest normalised intensity of the training spectra. In
+the project, class 0 is the Dimer model and class 1 Goodenough.
 
 A checkpoint is a dict with ``kind`` = "duq", ``state_dict``, ``settings`` (DuqSettings as a
-dict), ``input_shape`` (rows, cols), ``n_classes``, ``class_names``, ``peak``, ``history``,
+dict), ``input_shape`` (rows, cols), ``n_classes``, ``class_names``, ``peak``, ``intensity``
+(``dataset.INTENSITY_RULE``), ``history``,
 ``selected_epoch`` and ``code_version``; it loads with ``torch.load(weights_only=True)``.
 """
 
@@ -31,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from exp2simgan_core import __version__
-from exp2simgan_core.dataset import check_spectra, network_input
+from exp2simgan_core.dataset import INTENSITY_RULE, check_spectra, network_input, normalised
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
 
 CHECKPOINT_KIND = "duq"
@@ -194,7 +196,7 @@ class LoadedDuq:
     settings: DuqSettings
     input_shape: tuple[int, int]  # (rows, cols) of the spectra it was trained on
     class_names: tuple[str, ...]  # index = class label
-    peak: float  # intensity mapped to 1 by network_input, unit of the training spectra
+    peak: float  # normalised intensity mapped to 1 by network_input (dataset.INTENSITY_RULE)
 
 
 @dataclass(frozen=True)
@@ -300,7 +302,7 @@ def train_duq(
     settings.validate()
     spectra = check_spectra(spectra)
     labels, names = _check_labels(labels, len(spectra), class_names)
-    peak = float(np.nanmax(spectra))
+    peak = float(np.nanmax(normalised(spectra)[0]))
     if not peak > 0:
         raise ValueError(f"training spectra must have a positive maximum intensity, got {peak}")
     rng = np.random.default_rng(settings.seed)
@@ -386,6 +388,7 @@ def save_duq(path: str | Path, trained: DuqResult | LoadedDuq) -> None:
         "n_classes": classifier.model.n_classes,
         "class_names": list(classifier.class_names),
         "peak": classifier.peak,
+        "intensity": INTENSITY_RULE,
         "history": list(trained.history) if isinstance(trained, DuqResult) else [],
         "selected_epoch": trained.selected_epoch if isinstance(trained, DuqResult) else None,
         "code_version": __version__,
@@ -412,6 +415,11 @@ def load_duq(
         keys = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path} is not a DUQ checkpoint (kind != 'duq'; it holds {keys})")
     refuse_stale(Path(path), state)
+    if state.get("intensity") != INTENSITY_RULE:
+        raise ValueError(
+            f"{path} was trained on intensities that are not normalised ({INTENSITY_RULE!r}) "
+            "by an older version; retrain it"
+        )
     settings = _stored_settings(path, state["settings"])
     if (
         expected_settings is not None

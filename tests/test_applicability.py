@@ -29,6 +29,7 @@ from exp2simgan_core.applicability import (
     write_distances,
     zone_of,
 )
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator
 from exp2simgan_core.gan.layers import Downsample, ResnetBlock
 from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
@@ -327,7 +328,8 @@ def tiny_loaded(dims: int = 2, input_domain: str = "convolved", scaling=None) ->
         direction="exp2sim" if input_domain == "convolved" else "sim2exp",
         input_domain=input_domain,
         output_domain=output_domain,
-        scaling=scaling or DataScaling(convolved_max=2.0, unconvolved_max=5.0),
+        scaling=scaling
+        or DataScaling(convolved_max=2.0, unconvolved_max=5.0, intensity=INTENSITY_RULE),
     )
 
 
@@ -366,21 +368,25 @@ def test_features_of_volumes():
     assert features.shape == (2, 16 * FEATURE_GRID**3) and np.isfinite(features).all()
 
 
-def test_features_fill_masked_pixels_and_scale_with_the_input_domain():
+def test_features_ignore_the_unit_and_scale_with_the_input_domain():
     spectra = np.random.default_rng(2).random((2, 10, 12)).astype(np.float32)
     masked = spectra.copy()
     masked[:, 3:6, 2:5] = np.nan
-    filled = np.where(np.isnan(masked), 0.0, masked)
-    exp2sim = tiny_loaded(scaling=DataScaling(convolved_max=2.0, unconvolved_max=7.0))
-    np.testing.assert_array_equal(
-        spectrum_features(exp2sim, masked), spectrum_features(exp2sim, filled)
+    exp2sim = tiny_loaded(
+        scaling=DataScaling(convolved_max=4.0, unconvolved_max=7.0, intensity=INTENSITY_RULE)
     )
+    features = spectrum_features(exp2sim, masked)
+    np.testing.assert_allclose(spectrum_features(exp2sim, 30 * masked), features, atol=1e-6)
+    assert not np.allclose(spectrum_features(exp2sim, spectra), features)  # coverage matters
     sim2exp = tiny_loaded(
-        input_domain="unconvolved", scaling=DataScaling(convolved_max=9.0, unconvolved_max=4.0)
-    )  # same weights, reads unconvolved spectra scaled by 4
-    np.testing.assert_allclose(
-        spectrum_features(sim2exp, 2 * spectra), spectrum_features(exp2sim, spectra), atol=1e-6
+        input_domain="unconvolved",
+        scaling=DataScaling(convolved_max=9.0, unconvolved_max=4.0, intensity=INTENSITY_RULE),
+    )  # same weights, reads unconvolved spectra scaled by the same maximum
+    np.testing.assert_allclose(spectrum_features(sim2exp, masked), features, atol=1e-6)
+    wider = tiny_loaded(
+        scaling=DataScaling(convolved_max=8.0, unconvolved_max=7.0, intensity=INTENSITY_RULE)
     )
+    assert not np.allclose(spectrum_features(wider, masked), features)
 
 
 def test_features_refuse_bad_spectra_naming_them():

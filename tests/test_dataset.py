@@ -8,10 +8,14 @@ import pytest
 import exp2simgan_core.dataset
 from exp2simgan_core.dataset import (
     FILL_VALUE,
+    INTENSITY_RULE,
     extract_patches,
     fill_masked,
     import_user_spectrum,
+    intensity_unit,
     merge_shards,
+    network_input,
+    normalised,
     shard_sizes,
     split_train_test,
 )
@@ -172,13 +176,15 @@ def test_patches_are_aligned_filled_crops(two_classes):
         i, (r, c) = d["source_index"][k], d["origin"][k]
         assert 0 <= r <= SHAPE[0] - 8 and 0 <= c <= SHAPE[1] - 8
         for name in ("convolved", "unconvolved"):
-            crop = train.datasets[name][i, r : r + 8, c : c + 8]
-            np.testing.assert_array_equal(d[name][k], fill_masked(crop))
+            whole = train.datasets[name][i]
+            crop = whole[r : r + 8, c : c + 8]
+            np.testing.assert_allclose(d[name][k], fill_masked(crop / np.nanmean(whole)), rtol=1e-6)
             np.testing.assert_array_equal(d["covered"][k], ~np.isnan(crop))
         assert d["label"][k] == train.datasets["label"][i]
     assert patches.attrs["size"] == 8 and patches.attrs["seed"] == 3
     assert patches.attrs["classes"] == ["dimer", "goodenough"]
     assert "fill_masked" in patches.attrs["fill_rule"]
+    assert patches.attrs["intensity"] == INTENSITY_RULE
 
 
 def test_patches_are_fixed_by_the_seed_and_checked(two_classes):
@@ -204,3 +210,19 @@ def test_import_user_spectrum_stores_one_checked_spectrum(tmp_path):
     assert np.isnan(out.datasets["spectra"][0, 0, 0]) and out.datasets["spectra"][0, 1, 1] == 1.0
     assert out.attrs["kind"] == "user" and out.attrs["name"] == "mine"
     assert out.attrs["source"] == str((tmp_path / "mine.npy").resolve())
+
+
+def test_intensity_unit_is_the_mean_over_covered_bins_and_normalised_divides_by_it():
+    x = np.array([[[1.0, np.nan], [3.0, 2.0]], [[0.0, 4.0], [0.0, 0.0]]], np.float32)
+    np.testing.assert_allclose(intensity_unit(x), [2.0, 1.0])
+    y, unit = normalised(x)
+    np.testing.assert_allclose(unit, [2.0, 1.0])
+    np.testing.assert_allclose(y, [[[0.5, FILL_VALUE], [1.5, 1.0]], [[0.0, 4.0], [0.0, 0.0]]])
+    np.testing.assert_allclose(normalised(x * 37.5)[0], y, rtol=1e-6)  # any unit, same input
+    with pytest.raises(ValueError, match="spectrum 1 has no positive mean"):
+        intensity_unit(np.stack([x[0], np.zeros((2, 2), np.float32)]))
+
+
+def test_network_input_does_not_depend_on_the_intensity_unit():
+    x = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(network_input(x * 1e4, 2.0), network_input(x, 2.0), atol=1e-6)

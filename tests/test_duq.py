@@ -163,6 +163,25 @@ def test_checkpoint_round_trip(trained, tmp_path: Path):
     )
 
 
+def test_kernels_do_not_depend_on_the_intensity_unit(trained):
+    spectra, _ = toy_spectra(6, seed=2)
+    kernels = classify(trained.classifier, spectra).kernels
+    for factor in (1e-3, 40.0):
+        np.testing.assert_allclose(
+            classify(trained.classifier, spectra * factor).kernels, kernels, atol=1e-5
+        )
+
+
+def test_a_classifier_of_unnormalised_intensities_is_refused(trained, tmp_path: Path):
+    path = tmp_path / "duq.pt"
+    save_duq(path, trained.classifier)
+    state = torch.load(path, weights_only=True)
+    del state["intensity"]
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="not normalised.*retrain"):
+        load_duq(path)
+
+
 def test_load_refuses_other_size_architecture_and_files(trained, tmp_path: Path):
     path = tmp_path / "duq.pt"
     save_duq(path, trained.classifier)

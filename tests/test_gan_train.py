@@ -121,6 +121,30 @@ def test_load_generator_checks_dims_and_architecture(patches, tmp_path):
         load_generator(result.last_checkpoint, "sim2exp", expected=GeneratorSettings(ngf=4))
     with pytest.raises(ValueError, match="direction"):
         load_generator(result.last_checkpoint, "forward")
+    state = torch.load(result.last_checkpoint, weights_only=True)
+    del state["scaling"]["intensity"]  # as written before spectra were normalised
+    older = tmp_path / "older.pt"
+    torch.save(state, older)
+    with pytest.raises(ValueError, match="older.pt was trained on intensities that are not norm"):
+        load_generator(older, "exp2sim")
+
+
+def test_the_cycle_term_is_logged_and_weighted(patches, tmp_path):
+    plain = train(TINY, *patches, tmp_path / "plain", progress=False, stop_after=2)
+    cycled = dataclasses.replace(
+        TINY, loss_weights=dataclasses.replace(TINY.loss_weights, cycle=10.0)
+    )
+    train(cycled, *patches, tmp_path / "cycle", progress=False, stop_after=2)
+    logs = {}
+    for name in ("plain", "cycle"):
+        with (tmp_path / name / LOSS_LOG).open(newline="") as f:
+            logs[name] = list(csv.DictReader(f))
+    assert all(float(r["g_cyc"]) == 0.0 for r in logs["plain"])  # not computed at weight 0
+    first = logs["cycle"][0]  # same networks and crops at iteration 1: only the cycle term differs
+    assert float(first["g_cyc"]) > 0
+    expected = float(logs["plain"][0]["g_total"]) + 10.0 * float(first["g_cyc"])
+    assert float(first["g_total"]) == pytest.approx(expected, rel=1e-5)
+    assert plain.iteration == 2
 
 
 def test_3d_training_and_authors_weights_run(tmp_path):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator, load_generator
 from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
 from exp2simgan_core.gan.train import GanSettings, train
@@ -46,14 +47,22 @@ def test_shape_dtype_and_nan_positions_are_preserved(exp2sim):
     assert np.isfinite(y[~np.isnan(x)]).all()
 
 
-def test_batching_and_masked_values_do_not_change_the_result(exp2sim):
+def test_batching_does_not_change_the_result(exp2sim):
     x = _spectra((3, 28, 32))
     one = translate_spectra(exp2sim, x, batch=1)
     np.testing.assert_allclose(translate_spectra(exp2sim, x, batch=3), one, rtol=1e-5, atol=1e-6)
-    zero_filled = np.nan_to_num(x, nan=0.0)  # NaN is filled with 0: same covered output
-    y = translate_spectra(exp2sim, zero_filled)
-    covered = ~np.isnan(x)
-    np.testing.assert_allclose(y[covered], one[covered], rtol=1e-5, atol=1e-6)
+
+
+def test_translation_keeps_the_unit_and_the_total_intensity_of_its_input(exp2sim):
+    x = _spectra((3, 28, 32))
+    x[2] *= np.linspace(0.1, 3.0, 32, dtype=np.float32)  # spectra of different shapes and levels
+    y = translate_spectra(exp2sim, x)
+    np.testing.assert_allclose(np.nansum(y, axis=(1, 2)), np.nansum(x, axis=(1, 2)), rtol=1e-5)
+    for factor in (1e-3, 250.0):  # another unit: the same translation in that unit
+        scaled = translate_spectra(exp2sim, x * factor)
+        np.testing.assert_allclose(scaled, y * factor, rtol=1e-4, atol=1e-6 * factor)
+    # not a copy: the generator changes the distribution of the intensity
+    assert np.nanmax(np.abs(y - x)) > 1e-3
 
 
 def test_bad_inputs_are_refused_with_messages(exp2sim):
@@ -77,7 +86,9 @@ def test_bad_inputs_are_refused_with_messages(exp2sim):
 
 def _loaded_3d():
     generator = ResnetGenerator(GeneratorSettings(dims=3, ngf=2, n_blocks=1)).eval()
-    return LoadedGenerator(generator, "exp2sim", "convolved", "unconvolved", DataScaling(1.0, 4.0))
+    return LoadedGenerator(
+        generator, "exp2sim", "convolved", "unconvolved", DataScaling(1.0, 4.0, INTENSITY_RULE)
+    )
 
 
 def test_3d_generator_refuses_2d_data_and_tiles_large_volumes():

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
 from exp2simgan_core.provenance import input_problem, output_attrs
 
@@ -27,15 +28,17 @@ DIRECTIONS: dict[str, str] = {"exp2sim": "g_exp2sim", "sim2exp": "g_sim2exp"}
 
 @dataclass(frozen=True)
 class DataScaling:
-    """Linear map of intensities to the generators' [-1, 1] range, one scale per domain.
+    """Linear map of normalised intensities to the generators' [-1, 1] range, one per domain.
 
-    scaled = x / max_x * 2 - 1, where max_x is the largest intensity of that domain's training
-    patches (same unit as the input, e.g. arbitrary intensity units); inverse: (y + 1) / 2 * max_x.
+    scaled = x / max_x * 2 - 1, where x is a spectrum divided by its mean over covered bins
+    (``intensity``, the rule of ``exp2simgan_core.dataset.normalised``) and max_x the largest
+    such intensity of that domain's training patches; inverse: (y + 1) / 2 * max_x.
     Intensities are assumed non-negative with NaN already filled by 0.
     """
 
     convolved_max: float
     unconvolved_max: float
+    intensity: str  # INTENSITY_RULE of the training patches
 
     def scale(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         return x / self._max(domain) * 2.0 - 1.0
@@ -157,6 +160,11 @@ def load_generator(
     if expected is not None and settings != expected:
         diff = mismatches(asdict(settings), asdict(expected))
         raise ValueError(f"{path} holds another generator architecture: {'; '.join(diff)}")
+    if state["scaling"].get("intensity") != INTENSITY_RULE:
+        raise ValueError(
+            f"{path} was trained on intensities that are not normalised ({INTENSITY_RULE!r}) "
+            "by an older version; retrain it"
+        )
     generator = GENERATORS[record["generator_name"]](settings)
     generator.load_state_dict(state["networks"][DIRECTIONS[direction]])
     generator.eval()

@@ -1,4 +1,5 @@
-"""Exp2SimGAN loss terms: adversarial (LSGAN or hinge), PatchNCE, identity L1, auxiliary MSE.
+"""Exp2SimGAN loss terms: adversarial (LSGAN or hinge), PatchNCE, identity and cycle L1,
+auxiliary MSE.
 
 Discriminator outputs are (B, 2, *P) score maps (``PatchGanDiscriminator``): channel 0 is the
 real/fake score used by the adversarial loss, channel 1 the auxiliary domain-class score. All losses
@@ -25,7 +26,10 @@ class LossWeights:
 
     ``aux`` weights the auxiliary MSE in the discriminator objective and, when ``aux_in_generator``,
     also in the generator objective (the generator then asks the target-domain discriminator to
-    classify its output as that domain).
+    classify its output as that domain). ``cycle`` (not in the paper, 0 there) weights CycleGAN's
+    cycle consistency, the L1 distance between each real crop and its translation translated back:
+    the Sim2Exp generator then acts as the learned forward (resolution) model that Exp2Sim's
+    output must reproduce its input through.
     """
 
     gan: float = 1.0
@@ -33,6 +37,7 @@ class LossWeights:
     idt: float = 2.0
     aux: float = 1.0
     aux_in_generator: bool = True
+    cycle: float = 0.0
 
 
 PAPER_TEXT = LossWeights()  # GAN : NCE : IDT : AUX = 1 : 4 : 2 : 1, as written in the paper

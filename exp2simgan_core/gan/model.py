@@ -34,7 +34,7 @@ from exp2simgan_core.gan.networks import (
     ResnetGenerator,
 )
 
-GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_aux", "g_total")
+GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_cyc", "g_aux", "g_total")
 DISCRIMINATOR_LOSS_TERMS = ("d_gan", "d_aux", "d_total")
 
 
@@ -135,9 +135,18 @@ class DualGan(nn.Module):
             + identity_loss(self.g_sim2exp(real_exp), real_exp)
         )
         total = weights.gan * gan + weights.nce * nce + weights.idt * idt
+        cyc = torch.zeros((), device=real_exp.device)
+        if weights.cycle > 0:
+            cyc = 0.5 * (
+                identity_loss(self.g_sim2exp(fake_sim), real_exp)
+                + identity_loss(self.g_exp2sim(fake_exp), real_sim)
+            )
+            total = total + weights.cycle * cyc
         if weights.aux_in_generator:
             total = total + weights.aux * aux
-        return {"g_gan": gan, "g_nce": nce, "g_idt": idt, "g_aux": aux, "g_total": total}
+        return {
+            "g_gan": gan, "g_nce": nce, "g_idt": idt, "g_cyc": cyc, "g_aux": aux, "g_total": total
+        }  # fmt: skip
 
     def discriminator_loss(
         self,

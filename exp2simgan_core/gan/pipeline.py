@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
@@ -48,13 +49,19 @@ def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSet
     weights = values.pop("loss_weights", "paper_text")
     if weights not in LOSS_WEIGHT_PRESETS:
         raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
+    cycle = float(values.pop("cycle_weight", 0.0))
+    if not cycle >= 0:
+        raise ValueError(f"gan.cycle_weight must be >= 0, got {cycle}")
     names = {f.name for f in dataclasses.fields(GanSettings)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"unknown gan key(s) {unknown}; allowed: {sorted(names)}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     settings = GanSettings(
-        **values, dims=dims, seed=seed, loss_weights=LOSS_WEIGHT_PRESETS[weights]
+        **values,
+        dims=dims,
+        seed=seed,
+        loss_weights=dataclasses.replace(LOSS_WEIGHT_PRESETS[weights], cycle=cycle),
     )
     settings.validate()
     n_layers = GENERATORS[settings.generator](settings.generator_settings()).n_encoder_layers
@@ -79,6 +86,11 @@ def train_from_patches(
     for out in (final_checkpoint, losses_csv):
         check_writable(out)
     data = read_h5(patches_path, required=PATCH_DATASETS)
+    if data.attrs.get("intensity") != INTENSITY_RULE:
+        raise DataFileError(
+            f"{patches_path}: its patches are not normalised ({INTENSITY_RULE!r}); it was "
+            "written by an older version: delete it and rerun the step that writes it"
+        )
     result = train(
         settings,
         data.datasets["convolved"],

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from exp2simgan_core.dataset import fill_masked
+from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_PATTERN,
@@ -106,9 +106,9 @@ def _entries(folder: Path) -> list[Path]:
 
 
 def _features(extractor: LoadedGenerator, spectra: np.ndarray, layer: int) -> np.ndarray:
-    """Features of (n, *S) spectra in the extractor's input domain (NaN filled, then scaled)."""
+    """Features of (n, *S) spectra in the extractor's input domain (normalised, then scaled)."""
     device = next(extractor.generator.parameters()).device
-    x = torch.from_numpy(fill_masked(spectra)).unsqueeze(1).to(device)  # (n, 1, *S)
+    x = torch.from_numpy(normalised(spectra)[0]).unsqueeze(1).to(device)  # (n, 1, *S)
     x = extractor.scaling.scale(x, extractor.input_domain)
     return encoder_features(extractor.generator, x, layer)
 

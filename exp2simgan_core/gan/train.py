@@ -1,6 +1,7 @@
 """Exp2SimGAN training: DCLGAN-style dual training with Adam, constant-then-linear LR, resumable.
 
-``train`` takes the float patches of both domains (NaN filled with 0), scales each domain by
+``train`` takes the float patches of both domains (NaN filled with 0, each divided by its source
+spectrum's mean intensity, ``exp2simgan_core.dataset.extract_patches``), scales each domain by
 ``DataScaling`` to [-1, 1], trains on random crops (no resizing) of independently drawn
 convolved and unconvolved patches (unpaired), logs every loss term to ``out_dir/losses.csv``
 and writes a checkpoint every ``checkpoint_every`` iterations (and at the end), each with the
@@ -24,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from exp2simgan_core import __version__
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import (
     DataScaling,
     architecture_record,
@@ -139,8 +141,9 @@ def _check_patches(name: str, patches: np.ndarray, settings: GanSettings) -> Non
 
 
 def data_scaling(convolved: np.ndarray, unconvolved: np.ndarray) -> DataScaling:
-    """Per-domain maxima of the training patches; raises ValueError if one is not positive."""
-    scaling = DataScaling(float(convolved.max()), float(unconvolved.max()))
+    """Per-domain maxima of the (normalised) training patches; raises ValueError if one is not
+    positive."""
+    scaling = DataScaling(float(convolved.max()), float(unconvolved.max()), INTENSITY_RULE)
     if scaling.convolved_max <= 0 or scaling.unconvolved_max <= 0:
         raise ValueError(f"training intensities must have a positive maximum, got {scaling}")
     return scaling
@@ -308,7 +311,7 @@ def train(
     device: str = "cpu",
     stop_after: int | None = None,
 ) -> TrainResult:
-    """Train (or resume) the dual GAN on (n, *spatial) float intensity patches of each domain.
+    """Train (or resume) the dual GAN on (n, *spatial) normalised float patches of each domain.
 
     One epoch is ceil(max(n_convolved, n_unconvolved) / batch_size) iterations; the run lasts
     n_epochs_constant + n_epochs_decay epochs. ``stop_after`` ends the run after that many total
