@@ -4,7 +4,9 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 
+from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
 from exp2simgan_core.gan.pipeline import (
     QUALITY_COLUMNS,
     SELECTION_COLUMNS,
@@ -66,18 +68,30 @@ def test_spectra_for_prefers_spectra_then_the_direction_domain(files):
         spectra_for(paired, "both")
 
 
-def test_select_from_run_writes_every_checkpoint_and_copies_the_exp2sim_best(files):
+def test_select_from_run_selects_each_generator_by_its_own_direction(files):
     root, paired, _, run = files
     selected, table = root / "selected.pt", root / "selection.csv"
     best = select_from_run(run, paired, selected, table, max_spectra=3, seed=0, device="cpu")
     rows = _rows(table)
     assert tuple(rows[0]) == SELECTION_COLUMNS
     assert len(rows) == 2 * 4  # 4 checkpoints (iterations 2, 4, 6, 8) x 2 directions
-    exp2sim = [r for r in rows if r["direction"] == "exp2sim"]
-    winner = min(exp2sim, key=lambda r: float(r["frechet_distance"]))
-    assert winner["checkpoint"] == best.name
-    assert {r["checkpoint"] for r in rows if r["selected"] == "True"} == {best.name}
-    assert selected.read_bytes() == best.read_bytes()
+    state = torch.load(selected, weights_only=True)
+    assert "optimisers" not in state
+    for direction in ("exp2sim", "sim2exp"):
+        scored = [r for r in rows if r["direction"] == direction]
+        winner = min(scored, key=lambda r: float(r["frechet_distance"]))
+        assert [r["checkpoint"] for r in scored if r["selected"] == "True"] == [
+            winner["checkpoint"]
+        ]
+        assert state["selected_iterations"][direction] == int(winner["iteration"])
+        source = torch.load(run / "checkpoints" / winner["checkpoint"], weights_only=True)
+        key = DIRECTIONS[direction]
+        for name, tensor in source["networks"][key].items():
+            torch.testing.assert_close(state["networks"][key][name], tensor, rtol=0, atol=0)
+        if direction == "exp2sim":
+            assert winner["checkpoint"] == best.name
+        loaded = load_generator(selected, direction)  # what translation reads
+        assert loaded.direction == direction
 
 
 def test_translate_file_keeps_labels_and_the_mask(files):

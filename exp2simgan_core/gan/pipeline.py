@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from exp2simgan_core.dataset import INTENSITY_RULE
-from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
+from exp2simgan_core.gan.checkpoint import (
+    DIRECTIONS,
+    load_checkpoint,
+    load_generator,
+    save_atomically,
+)
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
 from exp2simgan_core.gan.select import select_checkpoint
@@ -34,7 +39,8 @@ PATCH_DATASETS = ("convolved", "unconvolved")
 WORKFLOW_KEYS = ("device", "selection_spectra")  # gan config keys that are not GanSettings
 INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
 OTHER = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
-SELECTION_DIRECTION = "exp2sim"  # the deconvolution decides which checkpoint is kept
+SELECTION_DIRECTION = "exp2sim"  # its best checkpoint is the base of selected.pt
+TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
 SELECTION_COLUMNS = ("checkpoint", "iteration", "direction", "frechet_distance", "selected")
 QUALITY_COLUMNS = (
     "method",
@@ -143,20 +149,23 @@ def select_from_run(
     seed: int,
     device: str = "auto",
 ) -> Path:
-    """Score every checkpoint of ``run_dir`` in both directions; copy the selected one.
+    """Score every checkpoint of ``run_dir`` in both directions; write the selected generators.
 
     ``data_path`` holds paired 'convolved' and 'unconvolved' spectra (the training file: the test
     file stays unseen until evaluation). For each direction, up to ``max_spectra`` (seeded draw)
     input-domain spectra are translated and compared with as many real target-domain spectra by
-    ``select.select_checkpoint`` (Fréchet distance). The checkpoint with the lowest Exp2Sim
-    distance (``SELECTION_DIRECTION``) is copied to ``selected_checkpoint``; ``table_csv`` gets one
-    row per checkpoint and direction (``SELECTION_COLUMNS``). Returns the selected source path.
+    ``select.select_checkpoint`` (Fréchet distance). Each generator is selected by its own
+    direction's distance: ``selected_checkpoint`` is the checkpoint with the lowest Exp2Sim
+    distance (``SELECTION_DIRECTION``), its Sim2Exp generator replaced by that of the checkpoint
+    with the lowest Sim2Exp distance, and 'selected_iterations' records both (it is for
+    translation, not for resuming: optimiser states are dropped). ``table_csv`` gets one row per
+    checkpoint and direction (``SELECTION_COLUMNS``). Returns the Exp2Sim source path.
     """
     for out in (selected_checkpoint, table_csv):
         check_writable(out)
     data = read_h5(data_path, required=PATCH_DATASETS).datasets
     dev = resolve_device(device)
-    rows, best = [], None
+    rows, best = [], {}
     for direction in DIRECTIONS:
         source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER[direction]]
         path, scored = select_checkpoint(
@@ -166,14 +175,24 @@ def select_from_run(
             _subset(data[target], max_spectra, seed + 1),
             device=dev,
         )
-        if direction == SELECTION_DIRECTION:
-            best = path
-        rows += [{**r, "direction": direction} for r in scored]
-    for r in rows:
-        r["selected"] = r["checkpoint"] == best.name
+        best[direction] = path
+        rows += [
+            {**r, "direction": direction, "selected": r["checkpoint"] == path.name} for r in scored
+        ]
     write_csv(table_csv, SELECTION_COLUMNS, rows)
-    _copy_atomically(best, Path(selected_checkpoint))
-    return best
+    _write_selected(best, Path(selected_checkpoint))
+    return best[SELECTION_DIRECTION]
+
+
+def _write_selected(best: Mapping[str, Path], out: Path) -> None:
+    """The Exp2Sim-best checkpoint with the Sim2Exp-best generator, saved atomically."""
+    states = {direction: load_checkpoint(path) for direction, path in best.items()}
+    state = {k: v for k, v in states[SELECTION_DIRECTION].items() if k not in TRAINING_STATE}
+    state["networks"] = dict(state["networks"])
+    for direction, generator in DIRECTIONS.items():
+        state["networks"][generator] = states[direction]["networks"][generator]
+    state["selected_iterations"] = {d: int(s["iteration"]) for d, s in states.items()}
+    save_atomically(state, out)
 
 
 def translate_file(
