@@ -20,6 +20,7 @@ from snakemake.utils import validate
 
 import exp2simgan_core
 from exp2simgan_core.config import spectrum_settings
+from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.io import read_h5
 from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.simulate import MODEL_CLASSES, REFERENCE_KINDS
@@ -220,9 +221,11 @@ def test_smoke_patches(smoke_run):
     assert not np.isnan(d["convolved"]).any() and not np.isnan(d["unconvolved"]).any()
     for k in range(n):
         (r, c), i = d["origin"][k], d["source_index"][k]
-        crop = train["unconvolved"][i, r : r + size, c : c + size]
-        np.testing.assert_array_equal(d["unconvolved"][k], np.nan_to_num(crop, nan=0.0))
+        whole = train["unconvolved"][i]  # patches are in units of their spectrum's mean
+        crop = whole[r : r + size, c : c + size] / np.nanmean(whole)
+        np.testing.assert_allclose(d["unconvolved"][k], np.nan_to_num(crop, nan=0.0), rtol=1e-6)
     assert patches.attrs["seed"] == config["seed"] and patches.attrs["size"] == size
+    assert patches.attrs["intensity"] == INTENSITY_RULE
 
 
 @pytest.mark.slow
