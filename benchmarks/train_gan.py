@@ -1,13 +1,22 @@
 """Speed of Exp2SimGAN training and inference.
 
-    python benchmarks/train_gan.py [--device cpu|cuda] [--iterations 3] [--batch-size 1]
-                                   [--threads N] [--precision bf16] [--channels-last] [--compile]
+    python benchmarks/train_gan.py [--device cpu|cuda] [--batch-sizes 1 4 8]
+                                   [--variants fp32 bf16+channels_last ...] [--seconds 3]
+                                   [--budget 600] [--threads N] [--no-cpu]
 
-Prints training images/s (one image = one crop of each domain passing one full DCLGAN step) and
-peak memory (CUDA: torch.cuda.max_memory_allocated; CPU: the process's maxrss) at the paper
-architecture with 256 x 256 crops, at demo-sized settings on CPU, and the CPU time of exp2sim on a
-240 x 400 spectrum. Reference: the authors' code at paper settings, batch 1, on an H200 trains at
-8-10 images/s; goal >= 4x that, and inference <= 3 s on 2 CPU cores.
+Training rows: paper architecture (ngf 64, 9 blocks, ndf 64, 256 patches), 256 x 256 crops, one
+full DCLGAN step (both discriminators, both generators, identity and PatchNCE passes, the heads)
+per iteration; one image = one crop of each domain. For every variant and batch size: milliseconds
+per step, images/s, the ratio to the authors' code at paper settings, batch 1, on an H200 (8-10
+images/s: 96-122 ms per step), and peak memory (CUDA: torch.cuda.max_memory_allocated over the
+timed steps, "steady", and since the networks were built, "with set-up"; CPU: the process's
+maxrss). A variant joins tokens with "+": fp32 or bf16 (autocast), channels_last, compile
+(torch.compile of the networks), cudnn_benchmark (cuDNN picks its fastest convolution). Timing
+runs ``--seconds`` of steps after two warm-up steps (compilation happens there) and synchronises
+the device before reading the clock. Rows start only while ``--budget`` seconds have not passed.
+
+CPU rows (unless --no-cpu): demo-size training (ngf 16, 6 blocks, ndf 16, 64 x 64 crops) and the
+time of exp2sim with a paper-size generator on one 240 x 400 spectrum; goal <= 3 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -26,31 +35,88 @@ from exp2simgan_core.gan.train import GanSettings, build_training, train_step
 PAPER = GanSettings()  # ngf 64, 9 blocks, ndf 64, 256 x 256 crops, 256 patches
 DEMO = GanSettings(ngf=16, n_blocks=6, ndf=16, crop_size=64, num_patches=128, mlp_dim=128)
 SPECTRUM_SHAPE = (240, 400)  # (energy bins, momentum bins)
+AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200
+TOKENS = ("fp32", "bf16", "channels_last", "compile", "cudnn_benchmark")
 
 
-def peak_memory_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    variant: str
+    batch_size: int
+    steps: int
+    ms_per_step: float
+    images_per_s: float
+    peak_mib: float  # over the timed steps (CUDA) or the process so far (CPU)
+    setup_peak_mib: float  # since the networks were built (CUDA); = peak_mib on CPU
+
+
+def parse_variant(variant: str) -> dict:
+    """GanSettings fields (and cudnn_benchmark) of a "+"-joined variant such as bf16+compile."""
+    tokens = variant.split("+")
+    unknown = sorted(set(tokens) - set(TOKENS))
+    if unknown:
+        raise SystemExit(f"variant {variant!r}: unknown token(s) {unknown}; allowed: {TOKENS}")
+    return {
+        "precision": "bf16" if "bf16" in tokens else "fp32",
+        "channels_last": "channels_last" in tokens,
+        "compile": "compile" in tokens,
+        "cudnn_benchmark": "cudnn_benchmark" in tokens,
+    }
+
+
+def cpu_rss_mib() -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def time_training(settings: GanSettings, device: torch.device, iterations: int) -> float:
-    """Images per second over ``iterations`` steps after one warm-up step."""
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_training(
+    settings: GanSettings, device: torch.device, seconds: float, variant: str = ""
+) -> Timing:
+    """Steps/s over about ``seconds`` of steps (at least 3) after two warm-up steps."""
     torch.manual_seed(0)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     model, optimisers, _ = build_training(settings, device)
+    layout = torch.channels_last if settings.channels_last else torch.contiguous_format
     shape = (settings.batch_size, 1) + (settings.crop_size,) * settings.dims
-    real_exp = torch.rand(shape, device=device) * 2 - 1
-    real_sim = torch.rand(shape, device=device) * 2 - 1
-    train_step(model, optimisers, real_exp, real_sim, settings)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(iterations):
+    batches = [  # rotate among a few inputs, as training does
+        tuple(
+            (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=layout)
+            for _ in range(2)
+        )
+        for _ in range(4)
+    ]
+    for real_exp, real_sim in batches[:2]:
         train_step(model, optimisers, real_exp, real_sim, settings)
+    synchronize(device)
+    setup_peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return iterations * settings.batch_size / (time.perf_counter() - start)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    train_step(model, optimisers, *batches[2], settings)
+    synchronize(device)
+    one = time.perf_counter() - start
+    steps = max(3, int(seconds / max(one, 1e-3)))
+    start = time.perf_counter()
+    for i in range(steps):
+        train_step(model, optimisers, *batches[i % len(batches)], settings)
+    synchronize(device)
+    elapsed = time.perf_counter() - start
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+        setup_peak = max(setup_peak, peak)
+    else:
+        peak = setup_peak = cpu_rss_mib()
+    return Timing(
+        variant, settings.batch_size, steps, 1e3 * elapsed / steps,
+        steps * settings.batch_size / elapsed, peak, setup_peak,
+    )  # fmt: skip
 
 
 def time_inference(repeats: int = 2) -> float:
@@ -65,44 +131,60 @@ def time_inference(repeats: int = 2) -> float:
     return min(times)
 
 
+def describe(t: Timing) -> str:
+    low, high = (t.images_per_s / r for r in reversed(AUTHORS_IMAGES_PER_S))
+    return (
+        f"{t.variant:<40} batch {t.batch_size:>3}  {t.ms_per_step:8.1f} ms/step  "
+        f"{t.images_per_s:8.2f} images/s  x{low:5.2f}-{high:5.2f} authors  "
+        f"peak {t.peak_mib:7.0f} MiB steady, {t.setup_peak_mib:7.0f} MiB with set-up  "
+        f"({t.steps} steps)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="torch device for the paper-size run")
-    parser.add_argument("--iterations", type=int, default=3, help="timed steps per setting")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device for the paper-size runs")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
+    parser.add_argument("--variants", nargs="+", default=["fp32"], help="e.g. bf16+compile")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per row")
+    parser.add_argument("--budget", type=float, default=float("inf"), help="seconds for all rows")
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads (0: torch's default); 1 on a busy host"
     )
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--no-cpu", action="store_true", help="skip the CPU demo and inference")
     args = parser.parse_args()
+    variants = {v: parse_variant(v) for v in args.variants}
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, device {device}")
-    paper = dataclasses.replace(
-        PAPER,
-        batch_size=args.batch_size,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        compile=args.compile,
-    )
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    rate = time_training(paper, device, args.iterations)
-    print(
-        f"paper architecture, 256x256 crops, batch {args.batch_size}, {args.precision}, "
-        f"channels_last {args.channels_last}, compile {args.compile}, {device}: "
-        f"{rate:.3f} images/s, peak memory {peak_memory_mib(device):.0f} MiB"
-    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}, {device}: {name}")
+    began, rows = time.perf_counter(), []
+    for variant, parsed in variants.items():
+        options = dict(parsed)
+        torch.backends.cudnn.benchmark = options.pop("cudnn_benchmark")
+        for batch_size in args.batch_sizes:
+            if time.perf_counter() - began > args.budget:
+                print(f"{variant} batch {batch_size}: skipped, --budget {args.budget:.0f} s spent")
+                continue
+            settings = dataclasses.replace(PAPER, batch_size=batch_size, **options)
+            try:
+                rows.append(time_training(settings, device, args.seconds, variant))
+            except torch.OutOfMemoryError:
+                print(f"{variant} batch {batch_size}: out of device memory")
+                continue
+            print(describe(rows[-1]), flush=True)
+    if rows:
+        best = max(rows, key=lambda t: t.images_per_s)
+        print(f"\npaper architecture, 256x256 crops, {device} ({name}); fastest:\n{describe(best)}")
+    if args.no_cpu:
+        return
     cpu = torch.device("cpu")
-    demo = dataclasses.replace(DEMO, batch_size=args.batch_size)
-    rate = time_training(demo, cpu, max(args.iterations, 5))
+    demo = time_training(DEMO, cpu, args.seconds, "fp32")
     print(
-        f"demo size (ngf {demo.ngf}, {demo.n_blocks} blocks, ndf {demo.ndf}, "
-        f"{demo.crop_size}x{demo.crop_size} crops), batch {args.batch_size}, cpu: "
-        f"{rate:.2f} images/s, peak memory (process) {peak_memory_mib(cpu):.0f} MiB"
+        f"demo size (ngf {DEMO.ngf}, {DEMO.n_blocks} blocks, ndf {DEMO.ndf}, "
+        f"{DEMO.crop_size}x{DEMO.crop_size} crops), batch 1, cpu: "
+        f"{demo.images_per_s:.2f} images/s, peak memory (process) {demo.peak_mib:.0f} MiB"
     )
     seconds = time_inference()
     print(f"inference exp2sim, paper generator, 240x400 spectrum, cpu: {seconds:.2f} s")

@@ -288,7 +288,9 @@ def train_step(
     g_losses["g_total"].backward()
     optimisers["g"].step()
     optimisers["f"].step()
-    return {k: float(v.detach()) for k, v in {**g_losses, **d_losses}.items()}
+    losses = {**g_losses, **d_losses}
+    values = torch.stack([v.detach().float() for v in losses.values()]).tolist()  # one sync
+    return dict(zip(losses, values, strict=True))
 
 
 def _open_log(path: Path, resume_iteration: int) -> None:
