@@ -12,6 +12,7 @@ from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, l
 from exp2simgan_core.gan.losses import AUTHORS_RELEASED
 from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
 from exp2simgan_core.gan.train import LOSS_COLUMNS, LOSS_LOG, GanSettings, random_crops, train
+from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import read_h5
 
 TINY = GanSettings(
@@ -198,3 +199,24 @@ def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
     }  # the options are recorded, so a resume with other options is refused
     with pytest.raises(ValueError, match="precision 'fp16' not in"):
         dataclasses.replace(TINY, precision="fp16").validate()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_every_speed_option_trains_resumes_and_translates_on_cuda(patches, tmp_path):
+    fast = dataclasses.replace(
+        TINY, batch_size=2, n_epochs_decay=2, checkpoint_every=2,  # 4 epochs of 1 batch of 2
+        precision="bf16", channels_last=True, compile=True,
+    )  # fmt: skip
+    killed = train(fast, *patches, tmp_path, progress=False, device="cuda", stop_after=3)
+    assert killed.iteration == 3 and latest_checkpoint(tmp_path).name == "iter_00000002.pt"
+    resumed = train(fast, *patches, tmp_path, progress=False, device="cuda")
+    assert resumed.completed and resumed.iteration == 4
+    weights = _weights(resumed.last_checkpoint)
+    assert not [k for k in weights if "_orig_mod" in k]  # compiled in place: plain keys
+    with (tmp_path / LOSS_LOG).open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4]
+    assert np.isfinite(np.array([[float(x) for x in r[1:]] for r in rows])).all()
+    loaded = load_generator(resumed.last_checkpoint, "exp2sim")
+    out = translate_spectra(loaded, patches[0], device="cuda")
+    assert out.shape == patches[0].shape and np.isfinite(out).all() and out.min() >= 0

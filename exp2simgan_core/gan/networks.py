@@ -235,8 +235,10 @@ class PatchSampleMLP(nn.Module):
         for k, (feat, mlp) in enumerate(zip(feats, self.mlps, strict=True)):
             flat = feat.flatten(2).transpose(1, 2)  # (B, prod(S), C)
             if patch_ids is None:
-                perm = torch.randperm(flat.shape[1])  # global torch RNG: seeded, checkpointed
-                pid = perm[: min(num_patches, flat.shape[1])].to(feat.device)
+                perm = torch.randperm(flat.shape[1])  # global CPU RNG: seeded, checkpointed
+                pid = perm[: min(num_patches, flat.shape[1])]
+                if feat.device.type == "cuda":  # from pinned memory: no wait for queued work
+                    pid = pid.pin_memory().to(feat.device, non_blocking=True)
             else:
                 pid = patch_ids[k]
             sample = flat[:, pid, :].flatten(0, 1)  # (B * n, C)
