@@ -201,6 +201,7 @@ def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
         dataclasses.replace(TINY, precision="fp16").validate()
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_every_speed_option_trains_resumes_and_translates_on_cuda(patches, tmp_path):
     fast = dataclasses.replace(
