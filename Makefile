@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(SNAKEMAKE) --lint
 
 dry-run: $(STAMP)
-	for preset in config smoke demo; do \
+	for preset in config smoke demo gpu_fast; do \
 		$(SNAKEMAKE) all -n --quiet rules --configfile config/$$preset.yaml || exit 1; \
 	done
 	$(SNAKEMAKE) all --profile slurm-gpu -n --quiet rules

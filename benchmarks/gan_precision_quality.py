@@ -2,14 +2,17 @@
 
     python benchmarks/gan_precision_quality.py [--results results/demo] [--device cuda]
                                                [--precisions fp32 bf16] [--channels-last]
-                                               [--workdir /tmp/gan_precision]
+                                               [--seeds 0 1] [--workdir /tmp/gan_precision]
 
 Takes the settings and configuration of the run's 2D GAN from ``gan2d/final.pt`` and retrains it
-from ``data/patches.h5`` once per precision (same seed, same data, in parallel processes), then
+from ``data/patches.h5`` once per precision and seed (the run's seed unless ``--seeds`` names
+others; same data; in parallel processes, at most ``--jobs`` at a time), then
 does what the workflow does after training: selects generators by Fréchet distance on
 ``data/train.h5`` (``select_from_run``), translates ``data/test.h5`` in both directions and scores
 the translations (``translation_quality``, all classes). Prints, per precision, PSNR / SSIM before
 -> after and the training wall time. Inference stays float32 in every case; only training changes.
+A GAN's result moves with any change to its training trajectory, so compare a precision's effect
+with the spread over seeds.
 On a GPU the runs share the card, so their wall times are comparable with each other only.
 """
 
@@ -39,19 +42,19 @@ from exp2simgan_core.io import read_h5
 
 
 def retrain_and_score(
-    results: Path, precision: str, channels_last: bool, device: str, workdir: Path
+    results: Path, precision: str, seed: int | None, channels_last: bool, device: str, workdir: Path
 ) -> tuple[float, dict[str, dict]]:
-    """Training seconds and {direction: quality} for one precision."""
+    """Training seconds and {direction: quality} for one precision and seed (None: the run's)."""
     torch.set_num_threads(1)
     state = load_checkpoint(results / "gan2d" / "final.pt")
     config = state["config"]
     settings = dataclasses.replace(
-        gan_settings(config["gan"], config["seed"], dims=2),
+        gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2),
         precision=precision,
         channels_last=channels_last,
     )
     patches = read_h5(results / "data" / "patches.h5").datasets
-    run = workdir / precision
+    run = workdir / f"{precision}_seed{settings.seed}"
     start = time.perf_counter()
     train(settings, patches["convolved"], patches["unconvolved"], run / "run", False, device=device)
     seconds = time.perf_counter() - start
@@ -76,25 +79,35 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results/demo"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[None], help="default: the run's")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(args.precisions), mp_context=spawn) as pool:
+        with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
             futures = {
-                p: pool.submit(
-                    retrain_and_score, args.results, p, args.channels_last, args.device, workdir
+                (p, seed): pool.submit(
+                    retrain_and_score,
+                    args.results,
+                    p,
+                    seed,
+                    args.channels_last,
+                    args.device,
+                    workdir,
                 )
+                for seed in args.seeds
                 for p in args.precisions
             }
-            outcomes = {p: f.result() for p, f in futures.items()}
+            outcomes = {key: f.result() for key, f in futures.items()}
     print(f"{args.results} 2D GAN retrained on {args.device}, channels_last {args.channels_last}")
-    for precision, (seconds, quality) in outcomes.items():
+    for (precision, seed), (seconds, quality) in outcomes.items():
         for direction, q in quality.items():
             print(
-                f"{precision:<5} {direction:<8} PSNR {q['psnr_before']:6.2f} -> "
+                f"{precision:<5} seed {'run' if seed is None else seed:<4} {direction:<8} PSNR "
+                f"{q['psnr_before']:6.2f} -> "
                 f"{q['psnr_after']:6.2f} dB   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
                 f"   (training {seconds:.0f} s)"
             )

@@ -90,6 +90,19 @@ def test_patch_nce_key_gets_no_gradient():
     assert q.grad is not None and k.grad is None
 
 
+def test_patch_nce_is_float32_under_bf16_autocast():
+    generator = torch.Generator().manual_seed(0)
+    q, k = (F.normalize(torch.randn(2 * 64, 32, generator=generator), dim=1) for _ in range(2))
+    k = F.normalize(q + 0.1 * k, dim=1)  # similarities near 1, where bfloat16 rounds most
+    exact = patch_nce_loss(q, k, batch_size=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = patch_nce_loss(q.bfloat16(), k.bfloat16(), batch_size=2)
+        autocast = patch_nce_loss(q, k, batch_size=2)
+    assert autocast.dtype == mixed.dtype == torch.float32
+    assert autocast.item() == pytest.approx(exact.item(), rel=1e-6)
+    assert mixed.item() == pytest.approx(exact.item(), rel=1e-2)  # bf16 inputs, float32 sums
+
+
 def test_patch_nce_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         patch_nce_loss(torch.zeros(4, 3), torch.zeros(4, 2), batch_size=1)

@@ -106,12 +106,21 @@ def patch_nce_loss(
     its key and the negatives are the other n - 1 keys of the same image; the self-similarity in
     the negative block is masked to -10. Loss: mean over queries of cross-entropy of
     [q.k+, q.k-_1, ..., q.k-_n] / T with class 0. Keys are detached (no gradient), as in CUT.
+    Computed in float32 even under autocast: in bfloat16 a similarity near 1 is rounded by up to
+    2^-8, which the temperature turns into logit errors of about 0.06.
     """
     if feat_q.shape != feat_k.shape or feat_q.ndim != 2:
         raise ValueError(f"query and key must both be (N, D); got {feat_q.shape}, {feat_k.shape}")
     if feat_q.shape[0] % batch_size:
         raise ValueError(f"{feat_q.shape[0]} patches do not split into batches of {batch_size}")
-    feat_k = feat_k.detach()
+    dtype = torch.promote_types(feat_q.dtype, torch.float32)  # float32 at least
+    with torch.autocast(feat_q.device.type, enabled=False):
+        return _patch_nce(feat_q.to(dtype), feat_k.detach().to(dtype), batch_size, temperature)
+
+
+def _patch_nce(
+    feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, temperature: float
+) -> torch.Tensor:
     n_total, dim = feat_q.shape
     l_pos = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (N, 1)
     q = feat_q.view(batch_size, -1, dim)  # (B, n, D)
