@@ -47,6 +47,8 @@ def retrain_and_score(
     """Training seconds and {direction: quality} for one precision and seed (None: the run's)."""
     torch.set_num_threads(1)
     state = load_checkpoint(results / "gan2d" / "final.pt")
+    if "config" not in state:
+        raise SystemExit(f"{results}/gan2d/final.pt records no configuration: rerun the workflow")
     config = state["config"]
     settings = dataclasses.replace(
         gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2),
