@@ -6,7 +6,7 @@
 #
 # PYTHON (default python3) is the interpreter; each step has its own time limit. Whether bf16
 # costs quality is a separate, longer run (host-bound at demo size: over 4 minutes on an H200):
-#     python benchmarks/gan_precision_quality.py --device cuda --seeds 0 1 2 --jobs 6
+#     python benchmarks/gan_speed_quality.py --device cuda --seeds 0 1 2 --jobs 6
 set -uo pipefail
 logs=${1:-benchmark_logs}
 python=${PYTHON:-python3}

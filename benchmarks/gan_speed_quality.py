@@ -1,17 +1,21 @@
 """Does a faster training set-up lose translation quality? Retrain a run's 2D GAN under each.
 
-    python benchmarks/gan_precision_quality.py [--results results/demo] [--device cuda]
-                                               [--precisions fp32 bf16] [--channels-last]
-                                               [--seeds 0 1] [--workdir /tmp/gan_precision]
+    python benchmarks/gan_speed_quality.py [--results results/demo] [--device cuda]
+                                           [--precisions fp32 bf16] [--channels-last]
+                                           [--batch-sizes 1 16] [--lr-scaling none|sqrt|linear]
+                                           [--seeds 0 1] [--workdir /tmp/gan_quality]
 
 Takes the settings and configuration of the run's 2D GAN from ``gan2d/final.pt`` and retrains it
-from ``data/patches.h5`` once per precision and seed (the run's seed unless ``--seeds`` names
-others; same data; in parallel processes, at most ``--jobs`` at a time), then
+from ``data/patches.h5`` once per precision, batch size and seed (the run's seed unless
+``--seeds`` names others; same data; in parallel processes, at most ``--jobs`` at a time). A batch
+of b crops keeps the run's epochs (b times fewer updates), saves a checkpoint every
+``checkpoint_every / b`` iterations (as many candidates as the run) and trains at the run's
+learning rate times 1, sqrt(b) or b (``--lr-scaling``). Then it
 does what the workflow does after training: selects generators by Fréchet distance on
 ``data/train.h5`` (``select_from_run``), translates ``data/test.h5`` in both directions and scores
-the translations (``translation_quality``, all classes). Prints, per precision, PSNR / SSIM before
+the translations (``translation_quality``, all classes). Prints, per set-up, PSNR / SSIM before
 -> after and the training wall time. Inference stays float32 in every case; only training changes.
-A GAN's result moves with any change to its training trajectory, so compare a precision's effect
+A GAN's result moves with any change to its training trajectory, so compare a set-up's effect
 with the spread over seeds.
 On a GPU the runs share the card, so their wall times are comparable with each other only.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import multiprocessing
 import tempfile
 import time
@@ -40,23 +45,46 @@ from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
 
+LR_SCALING = {"none": lambda b: 1.0, "sqrt": math.sqrt, "linear": float}
+
+
+@dataclasses.dataclass(frozen=True)
+class SetUp:
+    """One way of training: precision, memory layout, batch size and learning-rate scaling."""
+
+    precision: str
+    channels_last: bool
+    batch_size: int
+    lr_scaling: str
+
+    def label(self) -> str:
+        layout = "+channels_last" if self.channels_last else ""
+        return f"{self.precision}{layout} batch {self.batch_size}"
+
+    def folder(self, seed: int) -> str:
+        return f"{self.precision}_cl{self.channels_last:d}_bs{self.batch_size}_seed{seed}"
+
 
 def retrain_and_score(
-    results: Path, precision: str, seed: int | None, channels_last: bool, device: str, workdir: Path
+    results: Path, setup: SetUp, seed: int | None, device: str, workdir: Path
 ) -> tuple[float, dict[str, dict]]:
-    """Training seconds and {direction: quality} for one precision and seed (None: the run's)."""
+    """Training seconds and {direction: quality} for one set-up and seed (None: the run's)."""
     torch.set_num_threads(1)
     state = load_checkpoint(results / "gan2d" / "final.pt")
     if "config" not in state:
         raise SystemExit(f"{results}/gan2d/final.pt records no configuration: rerun the workflow")
     config = state["config"]
+    run_settings = gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2)
     settings = dataclasses.replace(
-        gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2),
-        precision=precision,
-        channels_last=channels_last,
+        run_settings,
+        precision=setup.precision,
+        channels_last=setup.channels_last,
+        batch_size=setup.batch_size,
+        lr=run_settings.lr * LR_SCALING[setup.lr_scaling](setup.batch_size),
+        checkpoint_every=max(1, run_settings.checkpoint_every // setup.batch_size),
     )
     patches = read_h5(results / "data" / "patches.h5").datasets
-    run = workdir / f"{precision}_seed{settings.seed}"
+    run = workdir / setup.folder(settings.seed)
     start = time.perf_counter()
     train(settings, patches["convolved"], patches["unconvolved"], run / "run", False, device=device)
     seconds = time.perf_counter() - start
@@ -81,6 +109,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results/demo"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
+    parser.add_argument("--lr-scaling", choices=sorted(LR_SCALING), default="none")
     parser.add_argument("--seeds", type=int, nargs="+", default=[None], help="default: the run's")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--channels-last", action="store_true")
@@ -90,25 +120,28 @@ def main() -> None:
         workdir = args.workdir or Path(tmp)
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
+            setups = [
+                SetUp(p, args.channels_last, b, args.lr_scaling)
+                for b in args.batch_sizes
+                for p in args.precisions
+            ]
             futures = {
-                (p, seed): pool.submit(
-                    retrain_and_score,
-                    args.results,
-                    p,
-                    seed,
-                    args.channels_last,
-                    args.device,
-                    workdir,
+                (setup, seed): pool.submit(
+                    retrain_and_score, args.results, setup, seed, args.device, workdir
                 )
                 for seed in args.seeds
-                for p in args.precisions
+                for setup in setups
             }
             outcomes = {key: f.result() for key, f in futures.items()}
-    print(f"{args.results} 2D GAN retrained on {args.device}, channels_last {args.channels_last}")
-    for (precision, seed), (seconds, quality) in outcomes.items():
+    print(
+        f"{args.results} 2D GAN retrained on {args.device}, learning rate scaled "
+        f"{args.lr_scaling!r} with the batch size"
+    )
+    for (setup, seed), (seconds, quality) in outcomes.items():
         for direction, q in quality.items():
             print(
-                f"{precision:<5} seed {'run' if seed is None else seed:<4} {direction:<8} PSNR "
+                f"{setup.label():<30} seed {'run' if seed is None else seed:<4} {direction:<8} "
+                "PSNR "
                 f"{q['psnr_before']:6.2f} -> "
                 f"{q['psnr_after']:6.2f} dB   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
                 f"   (training {seconds:.0f} s)"
