@@ -65,7 +65,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    gan = load_generator(args.results / "gan2d" / "selected.pt", "exp2sim")
+    selected = args.results / "gan2d" / "selected.pt"
+    if not selected.is_file():
+        raise SystemExit(f"{selected} is missing: run the workflow through checkpoint selection")
+    gan = load_generator(selected, "exp2sim")
     if args.context == "patches":
         patches = read_h5(args.results / "data" / "patches.h5").datasets
     else:
