@@ -34,11 +34,14 @@ def caption(preset: str, seed: int, checkpoint: Path_ | None = None, note: str =
 
 
 def _checkpoint_name(path: Path_) -> str:
-    """'selected.pt (iteration 1600)': the file and the training iteration it was saved at."""
+    """'selected.pt (iteration 1600)': the file and the training iteration it was saved at,
+    and the back-translation iterations of its Exp2Sim generator if any."""
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    return f"{Path(path).name} (iteration {int(state['iteration'])})"
+    extra = state.get("back_translation", {}).get("iterations", 0)
+    note = f"; Exp2Sim back-translated, {extra} iterations" if extra else ""
+    return f"{Path(path).name} (iteration {int(state['iteration'])}{note})"
 
 
 def read_csv(path: Path_) -> list[dict]:

@@ -39,6 +39,7 @@ TRANSLATION_SOURCES = {
 OOD_SIZES = {"digits": config["simulation"]["n_digits"], "photos": config["simulation"]["n_photos"]}
 DUQ_DOMAINS = ("unconvolved", "convolved")
 BASELINE_METHODS = ("richardson_lucy", "wiener")
+BACK_TRANSLATION = config["back_translation"]["iterations"] > 0  # 2D Exp2Sim retrained
 # Sets whose kernel values are reported raw and, except the far-away ones, GAN-deconvolved.
 DECONVOLVED_SETS = [s for s in TRANSLATION_SOURCES if s != "test"]
 # Sets measured against the training set: name -> (file, dataset; None = 'spectra').

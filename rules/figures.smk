@@ -1,6 +1,5 @@
 """Every figure as a named target (``snakemake fig4``), written as PDF and PNG."""
 
-SELECTED = rules.select_gan.output.checkpoint
 ESI_DIRECTIONS = {"esi_c": "exp2sim", "esi_d": "sim2exp"}  # applicability with each direction
 
 
@@ -23,7 +22,7 @@ rule fig4:
         test=TEST,
         deconvolved=f"{TRANSLATED}/test_exp2sim.h5",
         accuracy=rules.accuracy.output.csv,
-        checkpoint=SELECTED,
+        checkpoint=TRANSLATOR,
     output:
         **figure_outputs("fig4", "Figures"),
     log:
@@ -42,7 +41,7 @@ rule fig5:
         negative_control_deconvolved=f"{TRANSLATED}/negative_control_exp2sim.h5",
         kernels=rules.duq_kernels.output.kernels,
         distances=f"{APPLICABILITY}/exp2sim.h5",
-        checkpoint=SELECTED,
+        checkpoint=TRANSLATOR,
     output:
         **figure_outputs("fig5", "Figures"),
     log:
@@ -73,7 +72,7 @@ rule esi_b:
     input:
         test=TEST,
         convolved_gan=f"{TRANSLATED}/test_sim2exp.h5",
-        checkpoint=SELECTED,
+        checkpoint=TRANSLATOR,
     output:
         **figure_outputs("esi_b", "Figures"),
     log:
@@ -87,7 +86,7 @@ rule esi_b:
 rule esi_applicability:
     input:
         distances=lambda w: f"{APPLICABILITY}/{ESI_DIRECTIONS[w.esi]}.h5",
-        checkpoint=SELECTED,
+        checkpoint=rules.select_gan.output.checkpoint,  # whose encoder gives the features
     output:
         pdf=f"{FIGURES}/{{esi}}.pdf",
         png=report(
@@ -109,7 +108,7 @@ rule training:
     input:
         losses=rules.train_gan.output.losses,
         selection=rules.select_gan.output.table,
-        checkpoint=SELECTED,
+        checkpoint=rules.select_gan.output.checkpoint,
     output:
         **figure_outputs("training", "Exp2SimGAN"),
     log:

@@ -1,4 +1,4 @@
-"""Exp2SimGAN (2D): training on the patches (resumable), then checkpoint selection."""
+"""Exp2SimGAN (2D): training on the patches (resumable), checkpoint selection, back-translation."""
 
 GAN = f"{RESULTS}/gan2d"
 GAN_RUN = f"{GAN}/run"  # checkpoints live here, outside the outputs: kept on failure
@@ -59,7 +59,38 @@ rule select_gan:
         "../workflow_scripts/select_gan.py"
 
 
+rule back_translate_gan:
+    input:
+        checkpoint=rules.select_gan.output.checkpoint,
+        data=TRAIN,
+    output:
+        # The generators every later stage uses: selected.pt's, with the Exp2Sim one trained on
+        # Sim2Exp pseudo-pairs when back_translation.iterations > 0 (else a copy).
+        checkpoint=f"{GAN}/translator.pt",
+        losses=f"{GAN}/back_translation_losses.csv",
+    log:
+        f"{LOGS}/back_translate_gan.log",
+    benchmark:
+        f"{BENCHMARKS}/back_translate_gan.tsv"
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    resources:
+        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        config_sections=["seed", "gan", "back_translation"],
+        settings=config["back_translation"],
+        seed=config["seed"],
+        device=config["gan"]["device"],
+    script:
+        "../workflow_scripts/back_translate_gan.py"
+
+
+TRANSLATOR = rules.back_translate_gan.output.checkpoint
+
+
 rule gan:
     input:
         rules.train_gan.output,
         rules.select_gan.output,
+        rules.back_translate_gan.output,

@@ -1,9 +1,9 @@
-"""Translation of every data set in both directions with the selected generator, and its quality."""
+"""Translation of every data set in both directions (the translator checkpoint), and its quality."""
 
 
 rule translate:
     input:
-        checkpoint=rules.select_gan.output.checkpoint,
+        checkpoint=TRANSLATOR,
         spectra=lambda w: TRANSLATION_SOURCES[w.set],
     output:
         f"{TRANSLATED}/{{set}}_{{direction}}.h5",
@@ -18,6 +18,29 @@ rule translate:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
         config_sections=["gan"],
+        direction=lambda w: w.direction,
+        device=config["gan"]["device"],
+    script:
+        "../workflow_scripts/translate.py"
+
+
+rule translate_test_selected:
+    # The GAN's own Exp2Sim (before back-translation), for the quality table only.
+    input:
+        checkpoint=rules.select_gan.output.checkpoint,
+        spectra=TEST,
+    output:
+        f"{TRANSLATED}/test_exp2sim_selected.h5",
+    log:
+        f"{LOGS}/translate/test_exp2sim_selected.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    threads: 1
+    resources:
+        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+    params:
+        config_sections=["gan"],
+        direction="exp2sim",
         device=config["gan"]["device"],
     script:
         "../workflow_scripts/translate.py"
@@ -28,6 +51,7 @@ rule translation_quality:
         test=TEST,
         exp2sim=f"{TRANSLATED}/test_exp2sim.h5",
         sim2exp=f"{TRANSLATED}/test_sim2exp.h5",
+        exp2sim_selected=(rules.translate_test_selected.output[0] if BACK_TRANSLATION else []),
         baselines=expand(f"{RESULTS}/baselines/test_{{method}}.h5", method=BASELINE_METHODS),
     output:
         report(
@@ -44,6 +68,7 @@ rule translation_quality:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:
         methods=BASELINE_METHODS,
+        back_translation=BACK_TRANSLATION,
     script:
         "../workflow_scripts/translation_quality.py"
 

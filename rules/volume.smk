@@ -116,6 +116,7 @@ use rule translate as translate_volumes with:
         f"{BENCHMARKS}/translate_volumes/{{direction}}.tsv"
     params:
         config_sections=["gan", "volume"],
+        direction=lambda w: w.direction,
         device=config["gan"]["device"],
 
 
@@ -124,6 +125,7 @@ use rule translation_quality as translation_quality_3d with:
         test=VOLUME_TEST,
         exp2sim=f"{TRANSLATED}/volume_test_exp2sim.h5",
         sim2exp=f"{TRANSLATED}/volume_test_sim2exp.h5",
+        exp2sim_selected=[],
         baselines=[],
     output:
         report(
@@ -135,6 +137,7 @@ use rule translation_quality as translation_quality_3d with:
         f"{LOGS}/translation_quality_3d.log",
     params:
         methods=[],
+        back_translation=False,  # 2D only
 
 
 rule volumes:

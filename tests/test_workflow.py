@@ -261,9 +261,20 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     assert result.returncode == 0, result.stderr
     # only the patches and what descends from the GAN rerun; not the data, classifiers or baselines
     assert set(job_counts(result)) == {
-        "extract_patches", "train_gan", "select_gan", "translate", "translation_quality",
+        "extract_patches", "train_gan", "select_gan", "back_translate_gan", "translate",
+        "translate_test_selected", "translation_quality",
         "accuracy", "duq_kernels", "applicability", "fig4", "fig5", "esi_b",
         "esi_applicability", "training", "all",
+    }  # fmt: skip
+    config["patches"]["n_patches"] -= 1
+    config["back_translation"]["iterations"] += 1
+    changed = write_config(tmp_path / "back_translation.yaml", config)
+    result = snakemake("all", "-n", "--configfile", str(changed), workdir=workdir)
+    assert result.returncode == 0, result.stderr
+    # the GAN is not retrained: only what reads the translator checkpoint reruns
+    assert set(job_counts(result)) == {
+        "back_translate_gan", "translate", "translation_quality", "accuracy", "duq_kernels",
+        "fig4", "fig5", "esi_b", "all",
     }  # fmt: skip
 
 
@@ -349,7 +360,7 @@ def test_smoke_outputs_record_their_upstream_configuration(smoke_run):
         data / "train.h5": {"seed", "simulation", "split"},
         data / "patches.h5": {"seed", "simulation", "split", "patches"},
         results / "translated" / "test_exp2sim.h5": {
-            "seed", "simulation", "split", "patches", "gan"
+            "seed", "simulation", "split", "patches", "gan", "back_translation"
         },
     }  # fmt: skip
     for path, sections in expected.items():

@@ -1,4 +1,4 @@
-"""Translate one data set in one direction with the selected generator."""
+"""Translate one data set in one direction with the rule's checkpoint."""
 
 from exp2simgan_core.gan.pipeline import translate_file
 from exp2simgan_core.jobs import start_job
@@ -7,7 +7,7 @@ start_job(snakemake, uses_torch=True)
 
 translate_file(
     snakemake.input.checkpoint,
-    snakemake.wildcards.direction,
+    snakemake.params.direction,
     snakemake.input.spectra,
     snakemake.output[0],
     device=snakemake.params.device,

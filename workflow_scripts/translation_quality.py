@@ -11,6 +11,11 @@ write_translation_quality(
         ("gan", "exp2sim", snakemake.input.exp2sim),
         ("gan", "sim2exp", snakemake.input.sim2exp),
         *(
+            [("gan_without_back_translation", "exp2sim", snakemake.input.exp2sim_selected)]
+            if snakemake.params.back_translation
+            else []
+        ),
+        *(
             (method, "exp2sim", path)
             for method, path in zip(
                 snakemake.params.methods, snakemake.input.baselines, strict=True

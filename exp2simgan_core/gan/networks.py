@@ -256,6 +256,17 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, *S) padded reflectively at the high end of each spatial axis to a multiple of 4.
+
+    The generator maps only such sizes onto themselves; every axis needs >= 4 bins.
+    """
+    flat_pad: list[int] = []
+    for s in reversed(x.shape[2:]):  # F.pad lists the last axis first
+        flat_pad += [0, (-s) % SIZE_MULTIPLE]
+    return F.pad(x, flat_pad, mode="reflect")  # pad <= 3 < size: a single reflection suffices
+
+
 def translate_full(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
     """Translate whole spectra of any size: (B, C, *S) -> (B, output_nc, *S), no gradient.
 
@@ -276,10 +287,7 @@ def translate_full(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
             f"every spatial axis needs at least {MIN_FULL_SIZE} bins (the residual blocks pad the "
             f"1/4-resolution map reflectively), got shape {tuple(sizes)}"
         )
-    flat_pad: list[int] = []
-    for s in reversed(sizes):  # F.pad lists the last axis first
-        flat_pad += [0, (-s) % SIZE_MULTIPLE]
-    padded = F.pad(x, flat_pad, mode="reflect")  # pad <= 3 < size: a single reflection suffices
+    padded = pad_to_multiple(x)
     was_training = generator.training
     generator.eval()
     with torch.no_grad():

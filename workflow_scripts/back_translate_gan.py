@@ -1,0 +1,16 @@
+"""Train the Exp2Sim generator on the selected Sim2Exp generator's pseudo-pairs (or copy it)."""
+
+from exp2simgan_core.gan.back_translation import BackTranslationSettings, back_translate_checkpoint
+from exp2simgan_core.jobs import start_job
+from exp2simgan_core.physics.lswt import resolve_device
+
+start_job(snakemake, uses_torch=True)
+
+back_translate_checkpoint(
+    snakemake.input.checkpoint,
+    snakemake.input.data,
+    snakemake.output.checkpoint,
+    snakemake.output.losses,
+    BackTranslationSettings(**snakemake.params.settings, seed=snakemake.params.seed),
+    device=resolve_device(snakemake.params.device),
+)
