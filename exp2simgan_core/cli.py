@@ -2,7 +2,7 @@
 
     exp2simgan simulate --model goodenough --params=-11.39,1.50,-1.35,1.50,0.88,0.074 \\
         --kind convolved --out x.h5
-    exp2simgan translate --checkpoint results/demo/gan2d/selected.pt --direction exp2sim \\
+    exp2simgan translate --checkpoint results/demo/gan2d/translator.pt --direction exp2sim \\
         --in experiment.h5 --out experiment_exp2sim.h5
     exp2simgan classify --checkpoint results/demo/duq/unconvolved.pt --in spectrum.npy
     exp2simgan check-config config/my_run.yaml
