@@ -91,7 +91,7 @@ def retrain_and_score(
     selected = run / "selected.pt"
     select_from_run(
         run / "run", results / "data" / "train.h5", selected, run / "selection.csv",
-        max_spectra=config["gan"]["selection_spectra"], seed=config["seed"], device=device,
+        max_spectra=config["model_selection"]["spectra"], seed=config["seed"], device=device,
     )  # fmt: skip
     test = read_h5(results / "data" / "test.h5").datasets
     quality = {}

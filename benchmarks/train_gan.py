@@ -15,7 +15,7 @@ maxrss). A variant joins tokens with "+": fp32 or bf16 (autocast), channels_last
 runs ``--seconds`` of steps after two warm-up steps (compilation happens there) and synchronises
 the device before reading the clock. Rows start only while ``--budget`` seconds have not passed.
 
-CPU rows (unless --no-cpu): demo-size training (ngf 16, 6 blocks, ndf 16, 64 x 64 crops) and the
+CPU rows (unless --no-cpu): demo-size training (the `gan` section of config/demo.yaml) and the
 time of exp2sim with a paper-size generator on one 240 x 400 spectrum; goal <= 3 s on 2 cores.
 """
 
@@ -26,15 +26,18 @@ import dataclasses
 import resource
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from exp2simgan_core.config import load_config_file
 from exp2simgan_core.gan.networks import ResnetGenerator, translate_full
+from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.gan.train import GanSettings, build_training, train_step
 
 PAPER = GanSettings()  # ngf 64, 9 blocks, ndf 64, 256 x 256 crops, 256 patches
-DEMO = GanSettings(ngf=16, n_blocks=6, ndf=16, crop_size=64, num_patches=128, mlp_dim=128)
-SPECTRUM_SHAPE = (240, 400)  # (energy bins, momentum bins)
+DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
+SPECTRUM_SHAPE = (240, 400)  # the paper layout: rows Ei x H, columns energy bin x K
 AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200
 TOKENS = ("fp32", "bf16", "channels_last", "compile", "cudnn_benchmark")
 

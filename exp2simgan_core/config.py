@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from exp2simgan_core.gan.pipeline import gan_settings
+from exp2simgan_core.gan.select import load_inception
 from exp2simgan_core.io import DataFileError, read_user_spectrum
 from exp2simgan_core.simulate import SimulationSettings
 
@@ -212,9 +213,19 @@ def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]
             f"({volume['patch_size']})"
         )
     try:
+        SimulationSettings.from_config(volume_spectrum_config(config))
+    except ValueError as err:
+        messages.append(f"volume (spectrum): {err}")
+    try:
         gan_settings(volume_gan_section(config), config["seed"], dims=3)
     except ValueError as err:
         messages.append(f"volume: {err}")
+    weights = config["model_selection"]["inception_weights"]
+    if weights is not None:
+        try:
+            load_inception(weights)
+        except ValueError as err:
+            messages.append(f"model_selection.inception_weights: {err}")
     seen: set[str] = set()
     for i, entry in enumerate(config["user_spectra"]):
         if entry["name"] in seen:

@@ -56,17 +56,18 @@ def intensity_unit(spectra: np.ndarray) -> np.ndarray:
     the unit of the data (counts, mbarn/sr/meV/f.u., the simulation's S per meV). Resolution
     convolution conserves spectral weight, so a spectrum's convolved and unconvolved versions
     share their unit (to 0.1 % on the simulated pairs, where they share the coverage mask).
-    Raises ValueError naming the first spectrum whose covered mean is not positive.
+    Raises ValueError naming the first spectrum whose covered mean is not positive and finite
+    (Inf in a covered bin).
     """
     x = np.asarray(spectra, dtype=np.float64)
     covered = ~np.isnan(x)
     axes = tuple(range(1, x.ndim))
     unit = np.where(covered, x, 0.0).sum(axis=axes) / np.maximum(covered.sum(axis=axes), 1)
-    bad = np.flatnonzero(~(unit > 0))
+    bad = np.flatnonzero(~((unit > 0) & np.isfinite(unit)))
     if len(bad):
         raise ValueError(
-            f"spectrum {int(bad[0])} has no positive mean intensity over its covered bins "
-            f"({unit[bad[0]]:g}); it cannot be normalised"
+            f"spectrum {int(bad[0])} has no positive, finite mean intensity over its covered "
+            f"bins ({unit[bad[0]]:g}); it cannot be normalised"
         )
     return unit.astype(np.float32)
 

@@ -50,11 +50,12 @@ rule select_gan:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "gan"],
+        config_sections=["seed", "gan", "model_selection"],
         run_dir=GAN_RUN,
-        max_spectra=config["gan"]["selection_spectra"],
+        max_spectra=config["model_selection"]["spectra"],
         seed=config["seed"],
         device=config["gan"]["device"],
+        inception_weights=config["model_selection"]["inception_weights"],
     script:
         "../workflow_scripts/select_gan.py"
 

@@ -97,11 +97,12 @@ use rule select_gan as select_gan3d with:
     benchmark:
         f"{BENCHMARKS}/select_gan3d.tsv"
     params:
-        config_sections=["seed", "gan", "volume"],
+        config_sections=["seed", "gan", "volume", "model_selection"],
         run_dir=f"{GAN3D}/run",
-        max_spectra=config["gan"]["selection_spectra"],
+        max_spectra=config["model_selection"]["spectra"],
         seed=config["seed"],
         device=config["gan"]["device"],
+        inception_weights=None,  # InceptionV3 reads 2D images: encoder features in 3D
 
 
 use rule translate as translate_volumes with:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -276,8 +277,9 @@ def test_translate_into_a_read_only_folder_exits_2(tmp_path, checkpoint, capsys)
 def test_check_config_reports_each_file(tmp_path, capsys):
     broken = tmp_path / "broken.yaml"
     broken.write_text("seed: 0\nsimulation: [unclosed\n")
-    assert main(["check-config", "config/demo.yaml"]) == 0
-    assert capsys.readouterr().out == "config/demo.yaml: valid\n"
+    demo = Path(__file__).parents[1] / "config" / "demo.yaml"
+    assert main(["check-config", str(demo)]) == 0
+    assert capsys.readouterr().out == f"{demo}: valid\n"
     assert main(["check-config", str(broken)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"exp2simgan check-config: error: {broken}: not valid YAML at line 3")

@@ -167,6 +167,11 @@ def test_schema_order_makes_equal_configs_identical():
         (lambda c: c["gan"].update(crop_size=20), "gan.crop_size: 20 is larger than patches.size"),
         (lambda c: c["gan"].update(n_blocks=2), "use n_blocks >= 5"),
         (lambda c: c["gan"].update(crop_size=14), "crop_size 14 must be a multiple of 4"),
+        (lambda c: c["volume"].update(oversample=2), r"volume \(spectrum\): .*oversample"),
+        (
+            lambda c: c["model_selection"].update(inception_weights="absent/pt_inception.pth"),
+            r"model_selection.inception_weights: InceptionV3 weights file .*pt_inception.pth not",
+        ),
     ],
 )
 def test_gan_settings_that_cannot_work_are_refused_before_any_job(edit, message):

@@ -219,8 +219,10 @@ def test_intensity_unit_is_the_mean_over_covered_bins_and_normalised_divides_by_
     np.testing.assert_allclose(unit, [2.0, 1.0])
     np.testing.assert_allclose(y, [[[0.5, FILL_VALUE], [1.5, 1.0]], [[0.0, 4.0], [0.0, 0.0]]])
     np.testing.assert_allclose(normalised(x * 37.5)[0], y, rtol=1e-6)  # any unit, same input
-    with pytest.raises(ValueError, match="spectrum 1 has no positive mean"):
+    with pytest.raises(ValueError, match="spectrum 1 has no positive, finite mean"):
         intensity_unit(np.stack([x[0], np.zeros((2, 2), np.float32)]))
+    with pytest.raises(ValueError, match=r"spectrum 0 has no positive, finite mean .*\(inf\)"):
+        intensity_unit(np.where(x == 3.0, np.inf, x))  # e.g. an overflowed count
 
 
 def test_network_input_does_not_depend_on_the_intensity_unit():

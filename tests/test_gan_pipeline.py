@@ -1,18 +1,21 @@
 """Tests of the file-level GAN stages (selection, translation of files, the quality table)."""
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
+from exp2simgan_core.dataset import INTENSITY_RULE
+from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_checkpoint, load_generator
 from exp2simgan_core.gan.pipeline import (
     QUALITY_COLUMNS,
     SELECTION_COLUMNS,
     gan_settings,
     select_from_run,
     spectra_for,
+    train_from_patches,
     translate_file,
     write_translation_quality,
 )
@@ -53,7 +56,7 @@ def files(tmp_path_factory):
 
 
 def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
-    settings = gan_settings({"ngf": 8, "n_blocks": 6, "device": "cpu", "selection_spectra": 9}, 3)
+    settings = gan_settings({"ngf": 8, "n_blocks": 6, "device": "cpu"}, 3)
     assert (settings.ngf, settings.seed) == (8, 3)
     with pytest.raises(ValueError, match=r"unknown gan key\(s\) \['ngff'\]"):
         gan_settings({"ngff": 8}, 0)
@@ -124,3 +127,32 @@ def test_quality_table_per_class_and_refuses_a_mismatched_translation(files):
     assert all(np.isfinite(r["psnr_after"]) and -1 <= r["ssim_after"] <= 1 for r in rows)
     with pytest.raises(DataFileError, match="differs from the test set"):
         write_translation_quality(paired, [("gan", "exp2sim", reference)], root / "bad.csv")
+
+
+def test_a_run_from_other_settings_is_set_aside_not_resumed(tmp_path):
+    rng = np.random.default_rng(2)
+    patches = tmp_path / "patches.h5"
+    write_h5(
+        patches,
+        {
+            "convolved": rng.random((2, 28, 32), np.float32),
+            "unconvolved": rng.random((2, 28, 32), np.float32),
+        },
+        {"intensity": INTENSITY_RULE},
+    )
+    run, final, losses = tmp_path / "run", tmp_path / "final.pt", tmp_path / "losses.csv"
+    train_from_patches(patches, TINY, run, final, losses, device="cpu", progress=False)
+    first = sorted(p.name for p in (run / "checkpoints").iterdir())
+    first_final = final.read_bytes()
+    train_from_patches(patches, TINY, run, final, losses, device="cpu", progress=False)
+    assert final.read_bytes() == first_final  # same settings: resumed (already complete)
+    assert not (tmp_path / "run.superseded-1").exists()
+
+    changed = dataclasses.replace(TINY, lr=2e-4)
+    train_from_patches(patches, changed, run, final, losses, device="cpu", progress=False)
+    aside = tmp_path / "run.superseded-1"
+    assert sorted(p.name for p in (aside / "checkpoints").iterdir()) == first  # nothing lost
+    assert load_checkpoint(final)["settings"]["lr"] == 2e-4  # trained afresh with the new lr
+    with pytest.raises(ValueError, match=r"came from other settings or data \(lr: checkpoint"):
+        train(TINY, *(read_h5(patches).datasets[k] for k in ("convolved", "unconvolved")), run,
+              progress=False)  # fmt: skip

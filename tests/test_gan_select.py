@@ -2,10 +2,18 @@
 
 import numpy as np
 import pytest
+import pytorch_fid.inception as fid
 import torch
+import torchvision
 
 from exp2simgan_core.gan.checkpoint import load_generator
-from exp2simgan_core.gan.select import encoder_features, frechet_distance, select_checkpoint
+from exp2simgan_core.gan.select import (
+    encoder_features,
+    frechet_distance,
+    inception_features,
+    load_inception,
+    select_checkpoint,
+)
 from exp2simgan_core.gan.train import GanSettings, train
 
 TINY = GanSettings(
@@ -81,3 +89,67 @@ def test_select_refuses_empty_folder_and_single_spectra(tmp_path, run_dir, data)
         select_checkpoint(run_dir, "exp2sim", data[0][:1], data[1])
     with pytest.raises(ValueError, match="direction must be one of"):
         select_checkpoint(run_dir, "sideways", *data)
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """A file laid out as pytorch-fid's FID InceptionV3 weights, randomly initialised (the real
+    file is a download that the tests must not need)."""
+    built = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fid, "load_state_dict_from_url", lambda *args, **kwargs: None)
+        mp.setattr(
+            torchvision.models.Inception3,
+            "load_state_dict",
+            lambda net, _: built.setdefault("n", net),
+        )
+        torch.manual_seed(0)
+        fid.fid_inception_v3()
+    path = tmp_path_factory.mktemp("fid") / "pt_inception.pth"
+    torch.save(built["n"].state_dict(), path)
+    return path
+
+
+def test_inception_features_from_a_local_weights_file(inception_weights, run_dir, data):
+    hub = torch.hub.get_dir()
+    model = load_inception(inception_weights)
+    assert torch.hub.get_dir() == hub  # torch.hub's cache folder is restored
+    x = torch.rand(3, 1, 20, 28) * 2 - 1
+    x[2] = x[0]
+    features = inception_features(model, x)
+    assert features.shape == (3, 2048) and features.dtype == np.float64
+    np.testing.assert_allclose(features[2], features[0], rtol=1e-5)
+    assert not np.allclose(features[1], features[0])
+    with pytest.raises(ValueError, match=r"need \(n, 1, H, W\) 2D spectra"):
+        inception_features(model, x[:, :, None])
+
+    best, rows = select_checkpoint(run_dir, "exp2sim", *data, inception=model)
+    assert {r["features"] for r in rows} == {"inception"}
+    distances = [r["frechet_distance"] for r in rows]
+    assert (
+        all(np.isfinite(distances)) and best.name == rows[int(np.argmin(distances))]["checkpoint"]
+    )
+    _, encoder_rows = select_checkpoint(run_dir, "exp2sim", *data)
+    assert {r["features"] for r in encoder_rows} == {"encoder"}
+    assert [r["frechet_distance"] for r in encoder_rows] != distances
+
+
+def test_inception_weights_that_are_not_fid_weights_are_named(tmp_path, run_dir):
+    hub = torch.hub.get_dir()
+    with pytest.raises(ValueError, match="absent.pth not found"):
+        load_inception(tmp_path / "absent.pth")
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint")
+    other = run_dir / "checkpoints" / "iter_00000002.pt"  # a GAN checkpoint
+    for path in (text, other):
+        with pytest.raises(ValueError, match=f"{path.name} does not hold pytorch-fid's FID"):
+            load_inception(path)
+    assert torch.hub.get_dir() == hub
+
+
+def test_non_finite_distances_stop_the_selection(run_dir, data, monkeypatch):
+    import exp2simgan_core.gan.select as select
+
+    monkeypatch.setattr(select, "frechet_distance", lambda a, b: float("nan"))
+    with pytest.raises(ValueError, match=r"exp2sim: the Fréchet distance is not finite for \["):
+        select_checkpoint(run_dir, "exp2sim", *data)

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,40 @@ def test_bad_inputs_are_named(patches, tmp_path):
         train(dataclasses.replace(TINY, crop_size=20), *patches, tmp_path, progress=False)
     with pytest.raises(ValueError, match="positive maximum"):
         train(TINY, np.zeros_like(convolved), unconvolved, tmp_path, progress=False)
+    overflowed = convolved.copy()
+    overflowed[1, 5, 5] = np.inf
+    with pytest.raises(ValueError, match=r"convolved_patches contains Inf \(patch 1\)"):
+        train(TINY, overflowed, unconvolved, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="unconvolved_patches has negative intensities"):
+        train(TINY, convolved, unconvolved - 1.0, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="convolved_patches holds no patches"):
+        train(TINY, convolved[:0], unconvolved, tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_float64_patches_train_through_a_checkpoint(patches, tmp_path):
+    convolved, unconvolved = (p.astype(np.float64) for p in patches)
+    result = train(dataclasses.replace(TINY, checkpoint_every=1), convolved, unconvolved,
+                   tmp_path, progress=False, stop_after=1)  # fmt: skip
+    assert result.last_checkpoint.name == "iter_00000001.pt"
+    assert (tmp_path / "samples" / "iter_00000001.h5").exists()
+
+
+def test_divergence_stops_before_saving_the_diverged_state(patches, tmp_path, monkeypatch):
+    train_module = importlib.import_module(
+        "exp2simgan_core.gan.train"
+    )  # the package exports train()
+    step, calls = train_module.train_step, []
+
+    def diverging(*args):
+        calls.append(len(calls) + 1)
+        losses = step(*args)
+        return {**losses, "g_nce": float("nan")} if len(calls) == 4 else losses
+
+    monkeypatch.setattr(train_module, "train_step", diverging)
+    with pytest.raises(FloatingPointError, match=r"iteration 4: g_nce = nan.*iter_00000003\.pt"):
+        train(TINY, *patches, tmp_path, progress=False)
+    assert [p.name for p in sorted((tmp_path / "checkpoints").iterdir())] == ["iter_00000003.pt"]
 
 
 def test_random_crops_are_seeded_and_inside_the_patch():

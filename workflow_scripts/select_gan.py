@@ -13,4 +13,5 @@ select_from_run(
     max_spectra=snakemake.params.max_spectra,
     seed=snakemake.params.seed,
     device=snakemake.params.device,
+    inception_weights=snakemake.params.inception_weights,
 )

@@ -108,13 +108,19 @@ def refuse_stale(path: Path, state: dict) -> None:
         )
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint dict (tensors on CPU). Raises ValueError if it lacks the expected keys
-    or is stale (``refuse_stale``)."""
+def read_checkpoint(path: Path) -> dict:
+    """Read a checkpoint dict (tensors on CPU), without the staleness check. Raises ValueError if
+    it lacks the expected keys."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     missing = {"networks", "architecture", "settings", "scaling", "iteration"} - set(state)
     if missing:
         raise ValueError(f"{path} is not an Exp2SimGAN checkpoint: missing {sorted(missing)}")
+    return state
+
+
+def load_checkpoint(path: Path) -> dict:
+    """``read_checkpoint``, then ``refuse_stale``: ValueError if keys are missing or it is stale."""
+    state = read_checkpoint(path)
     refuse_stale(path, state)
     return state
 

@@ -3,8 +3,8 @@
 Every block takes ``dims`` (2 or 3) and picks ``Conv2d``/``Conv3d``, ``InstanceNorm2d``/``3d``,
 ``ReflectionPad2d``/``3d`` from the tables below, so one code path builds both. Tensors are
 channels-first: shape (batch, channels, *spatial) with ``len(spatial) == dims``; for 2D INS
-spectra the spatial axes are (energy, momentum) bins, for 3D (energy, h, k) bins; no unit is
-attached to a bin.
+spectra the spatial axes are (rows: Ei x H, columns: energy bin x K; ``physics.layout``), for 3D
+(H, K, E) bins; no unit is attached to a bin.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class DualGan(nn.Module):
         discriminator: DiscriminatorSettings,
         generator_name: str = "resnet",
         discriminator_name: str = "patchgan",
-        nce_layers: tuple[int, ...] = (0, 4, 8, 12, 16),
+        nce_layers: tuple[int, ...] = (4, 8, 12, 16),
         mlp_dim: int = 256,
     ) -> None:
         super().__init__()

@@ -1,9 +1,9 @@
 """Exp2SimGAN networks: ResNet generator, two-channel PatchGAN discriminator, PatchNCE MLP heads.
 
-All networks are dimension-generic (``dims`` = 2 for (energy, momentum) spectra, 3 for
-(energy, h, k) volumes) and follow CUT/DCLGAN with anti-aliasing on. Tensors are
-(batch, channels, *spatial), float32, intensities scaled to [-1, 1] (see
-``exp2simgan_core.gan.checkpoint.DataScaling``).
+All networks are dimension-generic (``dims`` = 2 for spectra laid out as rows = Ei x H and
+columns = energy bin x K (``physics.layout``), 3 for (H, K, E) volumes) and follow CUT/DCLGAN
+with anti-aliasing on. Tensors are (batch, channels, *spatial), float32, intensities scaled to
+[-1, 1] (see ``exp2simgan_core.gan.checkpoint.DataScaling``).
 
 Encoder layer numbering (``ResnetGenerator.encode``) is the index into ``ResnetGenerator.model``, an
 ``nn.Sequential`` laid out exactly as CUT's::
@@ -15,7 +15,7 @@ Encoder layer numbering (``ResnetGenerator.encode``) is the index into ``ResnetG
 
 followed by the remaining blocks, two (Upsample, Conv3, InstanceNorm, ReLU) stages,
 ReflectionPad(3), Conv7 ngf->out and Tanh. The feature of layer i is the output of
-``model[i]``; the paper uses (0, 4, 8, 12, 16).
+``model[i]``; the paper (DCLGAN) uses (4, 8, 12, 16).
 """
 
 from __future__ import annotations

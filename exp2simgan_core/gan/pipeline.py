@@ -29,19 +29,21 @@ from exp2simgan_core.gan.checkpoint import (
 )
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
-from exp2simgan_core.gan.select import select_checkpoint
+from exp2simgan_core.gan.select import load_inception, select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
 from exp2simgan_core.physics.lswt import resolve_device
 
 PATCH_DATASETS = ("convolved", "unconvolved")
-WORKFLOW_KEYS = ("device", "selection_spectra")  # gan config keys that are not GanSettings
+WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
 OTHER = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 SELECTION_DIRECTION = "exp2sim"  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
-SELECTION_COLUMNS = ("checkpoint", "iteration", "direction", "frechet_distance", "selected")
+SELECTION_COLUMNS = (
+    "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
+)  # fmt: skip
 QUALITY_COLUMNS = (
     "method",
     "model_class", "direction", "n_spectra",
@@ -88,7 +90,11 @@ def train_from_patches(
     device: str = "auto",
     progress: bool = True,
 ) -> None:
-    """Train (or resume) on the patch file; copy the final checkpoint and loss log when done."""
+    """Train (or resume) on the patch file; copy the final checkpoint and loss log when done.
+
+    A run in ``run_dir`` from other settings or another configuration is set aside as
+    ``<run_dir>.superseded-<k>`` (``train.set_aside_other_run``), so a changed setting retrains.
+    """
     for out in (final_checkpoint, losses_csv):
         check_writable(out)
     data = read_h5(patches_path, required=PATCH_DATASETS)
@@ -104,6 +110,7 @@ def train_from_patches(
         Path(run_dir),
         progress,
         device=resolve_device(device),
+        set_aside_other_runs=True,
     )
     if not result.completed or result.last_checkpoint is None:
         raise RuntimeError(f"training in {run_dir} stopped at iteration {result.iteration}")
@@ -148,23 +155,27 @@ def select_from_run(
     max_spectra: int,
     seed: int,
     device: str = "auto",
+    inception_weights: str | Path | None = None,
 ) -> Path:
     """Score every checkpoint of ``run_dir`` in both directions; write the selected generators.
 
     ``data_path`` holds paired 'convolved' and 'unconvolved' spectra (the training file: the test
     file stays unseen until evaluation). For each direction, up to ``max_spectra`` (seeded draw)
     input-domain spectra are translated and compared with as many real target-domain spectra by
-    ``select.select_checkpoint`` (Fréchet distance). Each generator is selected by its own
-    direction's distance: ``selected_checkpoint`` is the checkpoint with the lowest Exp2Sim
-    distance (``SELECTION_DIRECTION``), its Sim2Exp generator replaced by that of the checkpoint
-    with the lowest Sim2Exp distance, and 'selected_iterations' records both (it is for
-    translation, not for resuming: optimiser states are dropped). ``table_csv`` gets one row per
-    checkpoint and direction (``SELECTION_COLUMNS``). Returns the Exp2Sim source path.
+    ``select.select_checkpoint`` (Fréchet distance; InceptionV3 features when
+    ``inception_weights`` names pytorch-fid's weights file, else encoder features). Each
+    generator is selected by its own direction's distance: ``selected_checkpoint`` is the
+    checkpoint with the lowest Exp2Sim distance (``SELECTION_DIRECTION``), its Sim2Exp generator
+    replaced by that of the checkpoint with the lowest Sim2Exp distance, and
+    'selected_iterations' records both (it is for translation, not for resuming: optimiser
+    states are dropped). ``table_csv`` gets one row per checkpoint and direction
+    (``SELECTION_COLUMNS``). Returns the Exp2Sim source path.
     """
     for out in (selected_checkpoint, table_csv):
         check_writable(out)
     data = read_h5(data_path, required=PATCH_DATASETS).datasets
     dev = resolve_device(device)
+    inception = None if inception_weights is None else load_inception(inception_weights, dev)
     rows, best = [], {}
     for direction in DIRECTIONS:
         source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER[direction]]
@@ -174,6 +185,7 @@ def select_from_run(
             _subset(data[source], max_spectra, seed),
             _subset(data[target], max_spectra, seed + 1),
             device=dev,
+            inception=inception,
         )
         best[direction] = path
         rows += [

@@ -5,23 +5,35 @@ For each saved checkpoint, the held-out inputs are translated with that checkpoi
 spectra to vectors, and pytorch-fid's ``calculate_frechet_distance`` compares the two Gaussians.
 The checkpoint with the lowest distance is selected.
 
-Feature extractor (in-domain, not InceptionV3): the encoder of the generator, in the LAST
-checkpoint, whose input domain is the target domain (Exp2Sim: the Sim2Exp generator, which reads
-unconvolved spectra; Sim2Exp: the Exp2Sim generator). Its activations after encoder layer
-``FEATURE_LAYER`` (or the deepest encoder layer of a smaller network) are averaged over space,
-giving one vector of ``4 * ngf`` channels per spectrum. The same extractor scores every
-checkpoint, so the distances are comparable with each other (not with other runs).
+Feature extractors (the table's ``features`` column says which one scored a run):
+
+* ``encoder`` (the default; in-domain): the encoder of the generator, in the LAST checkpoint,
+  whose input domain is the target domain (Exp2Sim: the Sim2Exp generator, which reads
+  unconvolved spectra; Sim2Exp: the Exp2Sim generator). Its activations after encoder layer
+  ``FEATURE_LAYER`` (or the deepest encoder layer of a smaller network) are averaged over space,
+  giving one vector of ``4 * ngf`` channels per spectrum. The same extractor scores every
+  checkpoint, so the distances are comparable with each other (not with other runs).
+* ``inception`` (2D only, when a local copy of pytorch-fid's FID weights,
+  ``pt_inception-2015-12-05-6726825d.pth``, is configured): pytorch-fid's ``InceptionV3``, its
+  2048 pool features, as in the FID. A spectrum, scaled to [-1, 1] with the last checkpoint's
+  target-domain scaling (masked pixels at the bottom of the range), is mapped to [0, 1], repeated
+  over the three colour channels and resized to 299 x 299 by the network (as pytorch-fid does for
+  images). Nothing is downloaded. Distances are comparable across runs with the same scaling.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
+from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
 from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
@@ -37,6 +49,8 @@ from exp2simgan_core.gan.translate import translate_spectra
 FEATURE_LAYER = 16  # last encoder layer of the paper's generator (5th residual block)
 COVARIANCE_RIDGE = 1e-6  # added to the covariance diagonals, times their mean variance
 OTHER_DIRECTION = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
+INCEPTION_DIM = 2048  # pytorch-fid's final average-pooling features
+FEATURE_BATCH = 8  # spectra per forward pass (a 240 x 400 batch of 8 at ngf 64: about 2 GiB)
 
 
 def encoder_features(
@@ -60,6 +74,49 @@ def encoder_features(
         (feature,) = generator.encode(x_scaled, (layer,))  # (n, C, *S_layer)
     generator.train(was_training)
     return feature.flatten(2).mean(dim=2).double().cpu().numpy()
+
+
+def load_inception(weights: str | Path, device: str = "cpu") -> InceptionV3:
+    """pytorch-fid's FID InceptionV3 (2048 pool features), weights read from a local file.
+
+    ``weights`` is pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (the file its
+    ``FID_WEIGHTS_URL`` names). pytorch-fid loads it through torch.hub's cache; a temporary cache
+    holding only a link to ``weights`` stands in for it, so nothing is downloaded. Raises
+    ValueError naming the file if it is missing or does not hold those weights.
+    """
+    path = Path(weights)
+    if not path.is_file():
+        raise ValueError(f"InceptionV3 weights file {path} not found")
+    previous = torch.hub.get_dir()
+    with tempfile.TemporaryDirectory() as hub:
+        os.mkdir(os.path.join(hub, "checkpoints"))
+        os.symlink(path.resolve(), os.path.join(hub, "checkpoints", Path(FID_WEIGHTS_URL).name))
+        torch.hub.set_dir(hub)
+        try:
+            model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[INCEPTION_DIM]])
+        except Exception as err:  # unpickling, missing or misshaped tensors
+            raise ValueError(
+                f"{path} does not hold pytorch-fid's FID InceptionV3 weights "
+                f"({Path(FID_WEIGHTS_URL).name}): {type(err).__name__}: {err}"
+            ) from err
+        finally:
+            torch.hub.set_dir(previous)
+    return model.eval().to(device)
+
+
+def inception_features(model: InceptionV3, x_scaled: torch.Tensor) -> np.ndarray:
+    """InceptionV3 pool features: (n, 1, H, W) scaled to [-1, 1] -> (n, 2048) float64.
+
+    Mapped to [0, 1] (clipped) and repeated over three channels; ``model`` resizes to 299 x 299.
+    """
+    if x_scaled.ndim != 4 or x_scaled.shape[1] != 1:
+        raise ValueError(
+            f"InceptionV3 features need (n, 1, H, W) 2D spectra, got shape {tuple(x_scaled.shape)}"
+        )
+    rgb = ((x_scaled + 1.0) / 2.0).clamp(0.0, 1.0).expand(-1, 3, -1, -1)
+    with torch.no_grad():
+        (pooled,) = model(rgb.to(next(model.parameters()).device))  # (n, 2048, 1, 1)
+    return pooled.flatten(1).double().cpu().numpy()
 
 
 def _statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,12 +162,29 @@ def _entries(folder: Path) -> list[Path]:
     return list(folder.iterdir()) if folder.is_dir() else []
 
 
-def _features(extractor: LoadedGenerator, spectra: np.ndarray, layer: int) -> np.ndarray:
-    """Features of (n, *S) spectra in the extractor's input domain (normalised, then scaled)."""
+def _feature_function(
+    extractor: LoadedGenerator, inception: InceptionV3 | None
+) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """(name, features of (n, *S) spectra of the extractor's input domain, normalised and scaled,
+    ``FEATURE_BATCH`` spectra at a time)."""
     device = next(extractor.generator.parameters()).device
-    x = torch.from_numpy(normalised(spectra)[0]).unsqueeze(1).to(device)  # (n, 1, *S)
-    x = extractor.scaling.scale(x, extractor.input_domain)
-    return encoder_features(extractor.generator, x, layer)
+    layer = min(FEATURE_LAYER, extractor.generator.n_encoder_layers - 1)
+    if inception is not None and extractor.generator.settings.dims != 2:
+        raise ValueError("InceptionV3 features need 2D spectra; use the encoder features in 3D")
+
+    def batch_features(spectra: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(normalised(spectra)[0]).unsqueeze(1)
+        x = extractor.scaling.scale(x.to(device), extractor.input_domain)  # (b, 1, *S)
+        if inception is None:
+            return encoder_features(extractor.generator, x, layer)
+        return inception_features(inception, x)
+
+    def features(spectra: np.ndarray) -> np.ndarray:
+        spectra = np.asarray(spectra, dtype=np.float32)
+        chunks = range(0, len(spectra), FEATURE_BATCH)
+        return np.concatenate([batch_features(spectra[i : i + FEATURE_BATCH]) for i in chunks])
+
+    return ("encoder" if inception is None else "inception"), features
 
 
 def select_checkpoint(
@@ -119,15 +193,17 @@ def select_checkpoint(
     inputs: np.ndarray,
     targets: np.ndarray,
     device: str = "cpu",
+    inception: InceptionV3 | None = None,
 ) -> tuple[Path, list[dict]]:
     """The checkpoint of ``direction`` whose translations of ``inputs`` best match ``targets``.
 
     ``inputs``: (n, *S) spectra of the direction's input domain, ``targets``: (m, *S') real
     spectra of its output domain (n, m >= 2; S and S' may differ), float, NaN = uncovered.
-    Features come from the fixed extractor described in the module docstring (the LAST
-    checkpoint's generator reading the target domain, with that checkpoint's scaling). Returns
-    the path with the lowest distance and one row per checkpoint in iteration order:
-    {checkpoint (file name), iteration, frechet_distance}.
+    Features come from ``inception`` (``load_inception``) if given, else from the encoder of the
+    LAST checkpoint's generator reading the target domain (module docstring); both read spectra
+    scaled with that checkpoint's scaling. Returns the path with the lowest distance and one row
+    per checkpoint in iteration order: {checkpoint (file name), iteration, features
+    ('encoder' or 'inception'), frechet_distance}.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
@@ -137,19 +213,25 @@ def select_checkpoint(
     paths = checkpoint_files(checkpoint_dir)
     extractor = load_generator(paths[-1], OTHER_DIRECTION[direction])
     extractor.generator.to(device)
-    layer = min(FEATURE_LAYER, extractor.generator.n_encoder_layers - 1)
-    real = _features(extractor, np.asarray(targets, dtype=np.float32), layer)
+    kind, features = _feature_function(extractor, inception)
+    real = features(targets)
     rows = []
     for path in paths:
         translated = translate_spectra(load_generator(path, direction), inputs, device=device)
-        fake = _features(extractor, translated, layer)
         iteration = int(re.match(CHECKPOINT_PATTERN, path.name).group(1))
         rows.append(
             {
                 "checkpoint": path.name,
                 "iteration": iteration,
-                "frechet_distance": frechet_distance(fake, real),
+                "features": kind,
+                "frechet_distance": frechet_distance(features(translated), real),
             }
+        )
+    bad = [r["checkpoint"] for r in rows if not np.isfinite(r["frechet_distance"])]
+    if bad:
+        raise ValueError(
+            f"{direction}: the Fréchet distance is not finite for {bad} (non-finite translations "
+            "or features: a diverged checkpoint?)"
         )
     best = min(range(len(rows)), key=lambda i: rows[i]["frechet_distance"])
     return paths[best], rows

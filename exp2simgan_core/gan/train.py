@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import itertools
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +35,7 @@ from exp2simgan_core.gan.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     mismatches,
+    read_checkpoint,
     save_atomically,
 )
 from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, PAPER_TEXT, LossWeights
@@ -44,6 +47,7 @@ from exp2simgan_core.gan.networks import (
     patchgan_output_size,
 )
 from exp2simgan_core.io import write_h5
+from exp2simgan_core.provenance import input_problem
 
 LOSS_LOG = "losses.csv"
 PRECISIONS = ("fp32", "bf16")
@@ -54,7 +58,9 @@ LOSS_COLUMNS = ("iteration", *GENERATOR_LOSS_TERMS, *DISCRIMINATOR_LOSS_TERMS, "
 
 @dataclass(frozen=True)
 class GanSettings:
-    """Everything that defines a training run. Defaults are the paper's (2D, 256 x 256 crops)."""
+    """Everything that defines a training run. Defaults are the paper's networks, losses and
+    optimiser (2D); the crop size is the authors' 256 (the paper preset's config sets 128, its
+    patch size)."""
 
     dims: int = 2
     generator: str = "resnet"
@@ -64,7 +70,7 @@ class GanSettings:
     residual: bool = False  # generators output clamp(x + net(x)); see ResnetGenerator
     ndf: int = 64
     n_layers_d: int = 3
-    nce_layers: tuple[int, ...] = (0, 4, 8, 12, 16)  # ResnetGenerator.model indices
+    nce_layers: tuple[int, ...] = (4, 8, 12, 16)  # ResnetGenerator.model indices (DCLGAN's)
     num_patches: int = 256
     mlp_dim: int = 256
     nce_t: float = 0.07
@@ -132,8 +138,20 @@ def _check_patches(name: str, patches: np.ndarray, settings: GanSettings) -> Non
             f"{name} must have shape (n_patches, *spatial) with {settings.dims} spatial axes, "
             f"got shape {patches.shape}"
         )
-    if np.isnan(patches).any():
-        raise ValueError(f"{name} contains NaN; fill masked bins with 0 before training")
+    if len(patches) == 0:
+        raise ValueError(f"{name} holds no patches")
+    finite = np.isfinite(patches)
+    if not finite.all():
+        kind = "NaN" if np.isnan(patches).any() else "Inf"
+        raise ValueError(
+            f"{name} contains {kind} (patch {int(np.argwhere(~finite)[0][0])}); fill masked bins "
+            "with 0 and remove non-finite intensities before training"
+        )
+    if patches.min() < 0:
+        raise ValueError(
+            f"{name} has negative intensities (minimum {float(patches.min()):.4g}); the GAN's "
+            "scaling to [-1, 1] assumes intensities >= 0"
+        )
     if min(patches.shape[1:]) < settings.crop_size:
         raise ValueError(
             f"{name} patches {patches.shape[1:]} are smaller than crop_size {settings.crop_size}"
@@ -293,6 +311,18 @@ def train_step(
     return dict(zip(losses, values, strict=True))
 
 
+def _check_finite(losses: dict[str, float], iteration: int, last: Path | None) -> None:
+    """Raise FloatingPointError naming the non-finite loss terms (before anything is saved)."""
+    bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+    if bad:
+        terms = ", ".join(f"{k} = {v}" for k, v in bad.items())
+        raise FloatingPointError(
+            f"training diverged at iteration {iteration}: {terms}; nothing of this iteration was "
+            f"saved (last checkpoint: {last.name if last else 'none'}). Lower gan.lr or check "
+            "the training data"
+        )
+
+
 def _open_log(path: Path, resume_iteration: int) -> None:
     """Write the header, or keep only the rows up to the resumed iteration."""
     rows: list[list[str]] = []
@@ -312,17 +342,23 @@ def train(
     *,
     device: str = "cpu",
     stop_after: int | None = None,
+    set_aside_other_runs: bool = False,
 ) -> TrainResult:
     """Train (or resume) the dual GAN on (n, *spatial) normalised float patches of each domain.
 
     One epoch is ceil(max(n_convolved, n_unconvolved) / batch_size) iterations; the run lasts
     n_epochs_constant + n_epochs_decay epochs. ``stop_after`` ends the run after that many total
     iterations without a final checkpoint (as if killed; used by the resume tests). Raises
-    ValueError on bad data or if the latest checkpoint in ``out_dir`` came from other settings/data.
+    ValueError on bad data, FloatingPointError if a loss stops being finite, and ValueError if
+    the latest checkpoint in ``out_dir`` came from other settings, data or configuration, unless
+    ``set_aside_other_runs``: then that run folder is renamed (``set_aside_other_run``) and
+    training starts afresh.
     """
     settings.validate()
     _check_patches("convolved_patches", convolved_patches, settings)
     _check_patches("unconvolved_patches", unconvolved_patches, settings)
+    convolved_patches = np.asarray(convolved_patches, dtype=np.float32)
+    unconvolved_patches = np.asarray(unconvolved_patches, dtype=np.float32)
     scaling = data_scaling(convolved_patches, unconvolved_patches)
     dev = torch.device(device)
     torch.manual_seed(settings.seed)
@@ -333,6 +369,8 @@ def train(
     )
     total = per_epoch * (settings.n_epochs_constant + settings.n_epochs_decay)
     out_dir = Path(out_dir)
+    if set_aside_other_runs:
+        set_aside_other_run(out_dir, settings, scaling)
     out_dir.mkdir(parents=True, exist_ok=True)
     start, last = 0, latest_checkpoint(out_dir)
     if last is not None:
@@ -362,6 +400,7 @@ def train(
                 [iteration, *(f"{losses[k]:.8g}" for k in LOSS_COLUMNS[1:-1]), f"{lr:.8g}"]
             )
             log.flush()
+            _check_finite(losses, iteration, last)
             bar.update(1)
             bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("g_gan", "g_nce", "g_idt", "d_total")})
             if iteration % per_epoch == 0:
@@ -406,6 +445,47 @@ def _state(
     }
 
 
+def _resume_problem(state: dict, settings: GanSettings, scaling: DataScaling) -> str | None:
+    """Why checkpoint ``state`` cannot continue a run of ``settings`` on data of ``scaling``."""
+    diff = mismatches(state["architecture"], settings.architecture())
+    if diff:
+        return f"was trained with another architecture: {'; '.join(diff)}"
+    diff = mismatches(state["settings"], asdict(settings)) + mismatches(
+        state["scaling"], asdict(scaling)
+    )
+    if diff:
+        return f"came from other settings or data ({'; '.join(diff)})"
+    return None
+
+
+def set_aside_other_run(out_dir: Path, settings: GanSettings, scaling: DataScaling) -> Path | None:
+    """Rename ``out_dir`` to ``<name>.superseded-<k>`` if its latest checkpoint cannot be resumed.
+
+    It cannot when it was written under another workflow configuration (stale, see
+    ``provenance``) or with other settings, architecture or data. Nothing is deleted: the old
+    run keeps its checkpoints, losses and samples. Returns the new path, or None if nothing was
+    moved (no checkpoint, or a resumable one).
+    """
+    last = latest_checkpoint(out_dir)
+    if last is None:
+        return None
+    state = read_checkpoint(last)
+    problem = input_problem(state) or _resume_problem(state, settings, scaling)
+    if problem is None:
+        return None
+    aside = next(
+        path
+        for k in itertools.count(1)
+        if not (path := out_dir.with_name(f"{out_dir.name}.superseded-{k}")).exists()
+    )
+    out_dir.rename(aside)
+    logging.warning(
+        "%s: %s %s; the run is set aside as %s and training starts afresh",
+        out_dir, last.name, problem, aside,
+    )  # fmt: skip
+    return aside
+
+
 def _resume(
     path: Path,
     settings: GanSettings,
@@ -417,16 +497,9 @@ def _resume(
 ) -> int:
     """Load ``path`` into the freshly built objects; return its iteration. Refuses other runs."""
     state = load_checkpoint(path)
-    diff = mismatches(state["architecture"], settings.architecture())
-    if diff:
-        raise ValueError(f"{path} was trained with another architecture: {'; '.join(diff)}")
-    diff = mismatches(state["settings"], asdict(settings)) + mismatches(
-        state["scaling"], asdict(scaling)
-    )
-    if diff:
-        raise ValueError(
-            f"{path} came from other settings or data ({'; '.join(diff)}); use a new out_dir"
-        )
+    problem = _resume_problem(state, settings, scaling)
+    if problem:
+        raise ValueError(f"{path} {problem}; use a new out_dir")
     for name, module in model.named_children():
         module.load_state_dict(state["networks"][name])
     for k, o in optimisers.items():

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from exp2simgan_core.dataset import fill_masked, normalised
+from exp2simgan_core.dataset import fill_masked, intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, SIZE_MULTIPLE, translate_full
 from exp2simgan_core.io import NEGATIVE_TOLERANCE
@@ -69,6 +69,7 @@ def _check_spectra(loaded: LoadedGenerator, spectra: np.ndarray) -> np.ndarray:
                 f"spectrum {i} has intensities down to {low:g}, below -{NEGATIVE_TOLERANCE:g} x "
                 f"its maximum {peak:g}; subtract the background so that intensities are >= 0"
             )
+    intensity_unit(x)  # names the first spectrum that cannot be normalised, before any work
     return x
 
 
