@@ -17,6 +17,7 @@ from exp2simgan_core.gan.networks import (
     patchgan_output_size,
     translate_full,
 )
+from exp2simgan_core.gan.train import GanSettings, build_training
 
 PAPER_GENERATOR_PARAMETERS = 11_365_633  # the authors' network, one channel in and out
 PAPER_DISCRIMINATOR_PARAMETERS = 2_770_882
@@ -25,6 +26,17 @@ TINY = GeneratorSettings(ngf=8, n_blocks=2)
 
 def test_paper_generator_has_the_authors_parameter_count():
     assert count_parameters(ResnetGenerator(GeneratorSettings())) == PAPER_GENERATOR_PARAMETERS
+
+
+def test_paper_dual_gan_has_about_29_2_million_parameters():
+    """Two generators, two discriminators and two PatchNCE heads on DCLGAN's layers 4, 8, 12, 16
+    (channels 128, 256, 256, 256; each head Linear(C, 256) + Linear(256, 256) per layer)."""
+    settings = GanSettings()
+    assert settings.nce_layers == (4, 8, 12, 16)
+    model = build_training(settings, torch.device("cpu"))[0]
+    heads = 2 * ((128 + 1) * 256 + 257 * 256 + 3 * ((256 + 1) * 256 + 257 * 256))
+    expected = 2 * PAPER_GENERATOR_PARAMETERS + 2 * PAPER_DISCRIMINATOR_PARAMETERS + heads
+    assert count_parameters(model) == expected == 29_260_166
 
 
 def test_paper_discriminator_has_the_authors_parameter_count():

@@ -1,0 +1,86 @@
+"""Tests of exp2simgan_core.gan.model: how DualGan combines its loss terms (tiny networks)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from exp2simgan_core.gan.losses import AUTHORS_RELEASED, PAPER_TEXT
+from exp2simgan_core.gan.model import DualGan
+from exp2simgan_core.gan.networks import DiscriminatorSettings, GeneratorSettings
+
+
+@pytest.fixture(scope="module")
+def model_and_crops():
+    torch.manual_seed(0)
+    model = DualGan(
+        generator=GeneratorSettings(ngf=4, n_blocks=1),
+        discriminator=DiscriminatorSettings(ndf=4),
+        nce_layers=(0, 4, 8, 12),
+        mlp_dim=8,
+    )
+    real_exp, real_sim = torch.rand(2, 1, 1, 24, 24) * 2 - 1
+    with torch.no_grad():
+        return model, real_exp, real_sim, model.g_exp2sim(real_exp), model.g_sim2exp(real_sim)
+
+
+def _generator_terms(model_and_crops, weights):
+    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
+    torch.manual_seed(1)  # the same patch positions for every call
+    with torch.no_grad():
+        return model.generator_loss(
+            real_exp, real_sim, fake_exp, fake_sim,
+            weights=weights, gan_mode="lsgan", num_patches=8, temperature=0.07,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("weights", "total"),
+    [
+        (PAPER_TEXT, lambda t: t["g_gan"] + 4 * t["g_nce"] + 2 * t["g_idt"] + t["g_aux"]),
+        (AUTHORS_RELEASED, lambda t: t["g_gan"] + 2 * t["g_nce"] + t["g_idt"]),
+        (
+            dataclasses.replace(PAPER_TEXT, cycle=3.0),
+            lambda t: t["g_gan"] + 4 * t["g_nce"] + 2 * t["g_idt"] + t["g_aux"] + 3 * t["g_cyc"],
+        ),
+    ],
+    ids=["paper_text", "authors_released", "paper_text+cycle"],
+)
+def test_generator_total_is_the_weighted_sum_of_its_terms(model_and_crops, weights, total):
+    terms = _generator_terms(model_and_crops, weights)
+    assert all(float(terms[k]) > 0 for k in ("g_gan", "g_nce", "g_idt", "g_aux"))
+    assert (float(terms["g_cyc"]) > 0) == (weights.cycle > 0)
+    torch.testing.assert_close(terms["g_total"], total(terms))
+
+
+def test_discriminator_total_adds_the_weighted_auxiliary_term(model_and_crops):
+    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
+    weights = dataclasses.replace(AUTHORS_RELEASED, aux=0.5)
+    with torch.no_grad():
+        terms = model.discriminator_loss(
+            real_exp, real_sim, fake_exp, fake_sim, weights=weights, gan_mode="lsgan"
+        )
+    assert float(terms["d_aux"]) > 0
+    torch.testing.assert_close(terms["d_total"], terms["d_gan"] + 0.5 * terms["d_aux"])
+
+
+def test_patch_nce_queries_the_translation_with_the_other_generators_encoder(
+    model_and_crops, monkeypatch
+):
+    """DCLGAN's cross-encoder pairing: keys from the generator that read the real input, queries
+    from the opposite generator reading its translation."""
+    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
+    seen = []
+    for name in ("g_exp2sim", "g_sim2exp"):
+        generator = getattr(model, name)
+        encode = generator.encode
+
+        def spy(x, layers, name=name, encode=encode):
+            seen.append((name, x))
+            return encode(x, layers)
+
+        monkeypatch.setattr(generator, "encode", spy)
+    _generator_terms(model_and_crops, PAPER_TEXT)
+    assert [name for name, _ in seen] == ["g_exp2sim", "g_sim2exp", "g_sim2exp", "g_exp2sim"]
+    expected = [real_exp, fake_sim, real_sim, fake_exp]
+    assert all(x is want for (_, x), want in zip(seen, expected, strict=True))
