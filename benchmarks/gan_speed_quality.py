@@ -11,10 +11,12 @@ from ``data/patches.h5`` once per precision, batch size and seed (the run's seed
 of b crops keeps the run's epochs (b times fewer updates), saves a checkpoint every
 ``checkpoint_every / b`` iterations (as many candidates as the run) and trains at the run's
 learning rate times 1, sqrt(b) or b (``--lr-scaling``). Then it
-does what the workflow does after training: selects generators by Fréchet distance on
-``data/train.h5`` (``select_from_run``), translates ``data/test.h5`` in both directions and scores
-the translations (``translation_quality``, all classes). Prints, per set-up, PSNR / SSIM before
--> after and the training wall time. Inference stays float32 in every case; only training changes.
+does what the workflow does between training and back-translation: selects generators by
+Fréchet distance on ``data/train.h5`` (``select_from_run``), translates ``data/test.h5`` in both
+directions and scores the translations (``translation_quality``, all classes). So it scores the
+GAN's own generators (the workflow's ``gan_without_back_translation`` row), not ``translator.pt``.
+Prints, per set-up, PSNR / SSIM before -> after and the training wall time. Inference stays
+float32 in every case; only training changes.
 A GAN's result moves with any change to its training trajectory, so compare a set-up's effect
 with the spread over seeds.
 On a GPU the runs share the card, so their wall times are comparable with each other only.

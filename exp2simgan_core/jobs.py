@@ -27,10 +27,10 @@ def start_job(job: Any, uses_torch: bool = False) -> None:
     ``job`` is a workflow script's ``snakemake`` object; what is used of it: ``log[0]``, the rule's
     log file, which receives stderr (tqdm bars and tracebacks included) and INFO logging for the
     rest of the process; ``config``, the whole run configuration, and
-    ``params.config_sections`` (optional), its top-level keys the job itself uses, both given to
-    ``provenance.bind_config`` so that every HDF5 file the job writes records them and every
-    stale input is refused; ``threads``, the intra-op threads of a job that ``uses_torch`` (torch
-    would otherwise use every core, whatever the job was given).
+    ``params.config_sections`` (optional), the keys (sections or dotted sub-keys) the job uses,
+    given to ``provenance.bind_config`` so that every HDF5 file the job writes records them and
+    every stale input is refused; ``threads``, the intra-op threads of a job that ``uses_torch``
+    (torch would otherwise use every core, whatever the job was given).
     """
     sys.stderr = open(job.log[0], "w", buffering=1)  # noqa: SIM115 - open for the whole job
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")

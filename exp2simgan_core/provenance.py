@@ -9,10 +9,17 @@ From then on, in that process:
   the file is *stale*: it was made for another configuration, for example copied from another
   run, or kept by ``--rerun-triggers mtime``. ``read_h5`` then raises ``DataFileError`` naming
   the file and every differing key, before the job does any work.
-- ``write_h5`` adds ``output_attrs()`` to every file: the sections the job itself uses (the
-  ``sections`` given to ``bind_config``, with their current values) merged with the sections
-  recorded in every input it read. A file therefore records every section of its whole upstream
-  chain, e.g. a translation records ``seed``, ``simulation``, ``split``, ``patches`` and ``gan``.
+- ``write_h5`` adds ``output_attrs()`` to every file: the keys the job itself uses (the
+  ``sections`` given to ``bind_config``, with their current values) merged with the keys
+  recorded in every input it read. A file therefore records every key of its whole upstream
+  chain, e.g. a translation records ``seed``, ``simulation.spectrum``, ``split``, ``patches`` and
+  ``gan``.
+
+A key is a top-level section (``"gan"``) or a dotted path into one (``"simulation.spectrum"``),
+so that a job records only what its output depends on: a file made from ``simulation.spectrum``
+is not stale when ``simulation.n_digits`` changes. The workflow gives each job the same keys as
+params (``rules/common.smk``: ``recorded``), so Snakemake reruns a job exactly when a recorded
+value changes.
 
 Outside a bound job (tests, the command line on users' files) nothing is recorded or checked.
 Files without a ``config`` attribute (users' own HDF5) are accepted unchecked.
@@ -30,21 +37,45 @@ CONFIG_HASH_ATTR = "config_sha256"  # hex SHA-256 of CONFIG_ATTR serialised by c
 MAX_LISTED = 5  # differing keys named in a stale-file message
 
 _current: dict[str, Any] | None = None  # the whole configuration of the bound job
-_recorded: dict[str, Any] = {}  # sections recorded so far: the job's own and its inputs'
+_recorded: dict[str, Any] = {}  # keys recorded so far (nested): the job's own and its inputs'
+
+
+def config_value(config: Mapping[str, Any], key: str) -> Any:
+    """The value at ``key`` (a section or a dotted path into one); KeyError naming a missing key."""
+    value: Any = config
+    for i, part in enumerate(key.split(".")):
+        if not isinstance(value, Mapping) or part not in value:
+            raise KeyError(f"config key '{'.'.join(key.split('.')[: i + 1])}' does not exist")
+        value = value[part]
+    return value
+
+
+def _merge(into: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """Add nested ``record`` to ``into`` in place, merging mappings key by key."""
+    for k, v in record.items():
+        if isinstance(v, Mapping) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = json.loads(json.dumps(v))
 
 
 def bind_config(config: Mapping[str, Any], sections: Sequence[str]) -> None:
     """Record ``sections`` of ``config`` in every file this process writes; check every input.
 
-    ``config`` is the whole run configuration; ``sections`` its top-level keys that the job
-    itself uses. Raises KeyError naming a section that the configuration does not have.
+    ``config`` is the whole run configuration; ``sections`` the keys that the job itself uses:
+    top-level sections or dotted paths into them. Raises KeyError naming a key that the
+    configuration does not have.
     """
     global _current, _recorded
-    missing = [s for s in sections if s not in config]
-    if missing:
-        raise KeyError(f"config sections {missing} are not in the configuration")
-    _current = json.loads(json.dumps(dict(config)))  # plain JSON values, as stored in files
-    _recorded = {s: _current[s] for s in sections}
+    current = json.loads(json.dumps(dict(config)))  # plain JSON values, as stored in files
+    recorded: dict[str, Any] = {}
+    for key in sections:
+        *parents, leaf = key.split(".")
+        nested = {leaf: config_value(current, key)}
+        for parent in reversed(parents):
+            nested = {parent: nested}
+        _merge(recorded, nested)
+    _current, _recorded = current, recorded
 
 
 def unbind_config() -> None:
@@ -81,10 +112,10 @@ def output_attrs() -> dict[str, Any]:
 
 
 def _differences(recorded: Any, current: Any, key: str) -> Iterator[str]:
-    """'key: file X, config now Y' for every leaf where ``recorded`` and ``current`` differ."""
+    """'key: file X, config now Y' for every recorded leaf that differs from ``current``."""
     if isinstance(recorded, dict) and isinstance(current, dict):
-        for k in sorted(set(recorded) | set(current)):
-            yield from _differences(recorded.get(k), current.get(k), f"{key}.{k}")
+        for k in sorted(recorded):
+            yield from _differences(recorded[k], current.get(k), f"{key}.{k}")
     elif recorded != current:
         yield f"{key}: file {json.dumps(recorded)}, config now {json.dumps(current)}"
 
@@ -118,5 +149,5 @@ def input_problem(attrs: Mapping[str, Any]) -> str | None:
             + (f"; and {more} more" if more > 0 else "")
             + ")"
         )
-    _recorded.update(recorded)
+    _merge(_recorded, recorded)
     return None

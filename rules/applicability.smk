@@ -25,7 +25,7 @@ rule applicability:
     resources:
         mem_mb=data_mem_mb(3 * len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "gan", "applicability"],
+        **recorded("seed", "gan", "applicability"),
         sources=APPLICABILITY_SOURCES,
         settings=config["applicability"],
         seed=config["seed"],

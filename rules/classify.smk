@@ -17,7 +17,7 @@ rule ood_set:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "simulation"],
+        **recorded("seed", "simulation.spectrum", "simulation.n_digits", "simulation.n_photos"),
         n=lambda w: OOD_SIZES[w.ood],
         seed=config["seed"],
     script:
@@ -40,7 +40,7 @@ rule train_duq:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "duq"],
+        **recorded("seed", "duq"),
         duq=config["duq"],
         seed=config["seed"],
     script:
@@ -62,7 +62,7 @@ rule deconvolve_baseline:
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["simulation", "baselines"],
+        **recorded("simulation.spectrum", "baselines"),
         baselines=config["baselines"],
     script:
         "../workflow_scripts/deconvolve_baseline.py"

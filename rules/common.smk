@@ -1,7 +1,8 @@
 """Names, sizes and paths shared by the rule files (the Snakefile has validated the config)."""
 
-from exp2simgan_core.config import volume_gan_section, volume_spectrum_config
+from exp2simgan_core.config import VOLUME_GAN_KEYS, volume_gan_section, volume_spectrum_config
 from exp2simgan_core.dataset import shard_sizes
+from exp2simgan_core.provenance import config_value
 from exp2simgan_core.simulate import MODEL_CLASSES
 
 REFERENCE_SIZES = {
@@ -23,6 +24,30 @@ SIMULATION_MEM_MB = 2000
 
 def data_mem_mb(data_mb):
     return int(1000 + 3 * data_mb)
+
+
+def recorded(*keys):
+    """Params of a job that uses the configuration ``keys`` (sections or dotted sub-keys): the
+    files it writes record their values (exp2simgan_core.provenance), and a change to any of
+    them reruns it."""
+    return {
+        "config_sections": list(keys),
+        "config_values": [config_value(config, k) for k in keys],
+    }
+
+
+SIMULATION_KEYS = ("simulation.spectrum", "simulation.n_per_model", "simulation.shard_size")
+VOLUME_SPECTRUM_KEYS = (
+    "n_per_model",
+    "shard_size",
+    "ei_mev",
+    "chopper_hz",
+    "n_pix",
+    "n_e",
+    "oversample",
+)
+VOLUME_SIMULATION_KEYS = ("simulation.spectrum", *(f"volume.{k}" for k in VOLUME_SPECTRUM_KEYS))
+VOLUME_GAN = tuple(f"volume.{k}" for k in VOLUME_GAN_KEYS)
 
 
 TRAIN = f"{DATA}/train.h5"

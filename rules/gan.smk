@@ -20,7 +20,7 @@ rule train_gan:
     resources:
         mem_mb=8000,
     params:
-        config_sections=["seed", "gan"],
+        **recorded("seed", "gan"),
         gan=config["gan"],
         dims=2,
         seed=config["seed"],
@@ -50,7 +50,7 @@ rule select_gan:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "gan", "model_selection"],
+        **recorded("seed", "gan", "model_selection"),
         run_dir=GAN_RUN,
         max_spectra=config["model_selection"]["spectra"],
         seed=config["seed"],
@@ -79,7 +79,7 @@ rule back_translate_gan:
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "gan", "back_translation"],
+        **recorded("seed", "gan", "back_translation"),
         settings=config["back_translation"],
         seed=config["seed"],
         device=config["gan"]["device"],

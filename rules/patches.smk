@@ -18,7 +18,7 @@ rule extract_patches:
             len(MODEL_CLASSES) * CLASS_MB + PATCH_MB * config["patches"]["n_patches"],
         ),
     params:
-        config_sections=["seed", "patches"],
+        **recorded("seed", "patches"),
         n_patches=config["patches"]["n_patches"],
         size=config["patches"]["size"],
         seed=config["seed"],

@@ -14,7 +14,7 @@ rule simulate_shard:
     resources:
         mem_mb=SIMULATION_MEM_MB,
     params:
-        config_sections=["seed", "simulation"],
+        **recorded("seed", *SIMULATION_KEYS),
         n_spectra=lambda wildcards: SHARD_SIZES[int(wildcards.shard)],
         seed=config["seed"],
         spectrum=config["simulation"]["spectrum"],
@@ -56,7 +56,7 @@ rule split_train_test:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["seed", "split"],
+        **recorded("seed", "split"),
         test_fraction=config["split"]["test_fraction"],
         seed=config["seed"],
     script:
@@ -76,7 +76,11 @@ rule simulate_reference:
     resources:
         mem_mb=SIMULATION_MEM_MB,
     params:
-        config_sections=["seed", "simulation"],
+        **recorded(
+            "seed",
+            "simulation.spectrum",
+            *(f"simulation.n_{kind}" for kind in REFERENCE_SIZES),
+        ),
         n_spectra=lambda wildcards: REFERENCE_SIZES[wildcards.kind],
         seed=config["seed"],
         spectrum=config["simulation"]["spectrum"],
@@ -99,7 +103,7 @@ rule import_user_spectrum:
     resources:
         mem_mb=1000,
     params:
-        config_sections=["simulation"],
+        **recorded("simulation.spectrum"),
         shape=SETTINGS.layout.shape,
     script:
         "../workflow_scripts/import_user_spectrum.py"

@@ -17,7 +17,7 @@ rule translate:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["gan"],
+        **recorded("gan"),
         direction=lambda w: w.direction,
         device=config["gan"]["device"],
     script:
@@ -39,7 +39,7 @@ rule translate_test_selected:
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
-        config_sections=["gan"],
+        **recorded("gan"),
         direction="exp2sim",
         device=config["gan"]["device"],
     script:

@@ -14,7 +14,7 @@ use rule simulate_shard as simulate_volume_shard with:
     benchmark:
         f"{BENCHMARKS}/simulate_volume_shard/{{model}}_{{shard}}.tsv"
     params:
-        config_sections=["seed", "simulation", "volume"],
+        **recorded("seed", *VOLUME_SIMULATION_KEYS),
         n_spectra=lambda wildcards: VOLUME_SHARD_SIZES[int(wildcards.shard)],
         seed=config["seed"],
         spectrum=volume_spectrum_config(config),
@@ -57,7 +57,7 @@ use rule extract_patches as extract_volume_patches with:
     benchmark:
         f"{BENCHMARKS}/extract_volume_patches.tsv"
     params:
-        config_sections=["seed", "volume"],
+        **recorded("seed", "volume.n_patches", "volume.patch_size"),
         n_patches=config["volume"]["n_patches"],
         size=config["volume"]["patch_size"],
         seed=config["seed"],
@@ -74,7 +74,7 @@ use rule train_gan as train_gan3d with:
     benchmark:
         f"{BENCHMARKS}/train_gan3d.tsv"
     params:
-        config_sections=["seed", "gan", "volume"],
+        **recorded("seed", "gan", *VOLUME_GAN),
         gan=volume_gan_section(config),
         dims=3,
         seed=config["seed"],
@@ -97,7 +97,7 @@ use rule select_gan as select_gan3d with:
     benchmark:
         f"{BENCHMARKS}/select_gan3d.tsv"
     params:
-        config_sections=["seed", "gan", "volume", "model_selection"],
+        **recorded("seed", "gan", *VOLUME_GAN, "model_selection"),
         run_dir=f"{GAN3D}/run",
         max_spectra=config["model_selection"]["spectra"],
         seed=config["seed"],
@@ -116,7 +116,7 @@ use rule translate as translate_volumes with:
     benchmark:
         f"{BENCHMARKS}/translate_volumes/{{direction}}.tsv"
     params:
-        config_sections=["gan", "volume"],
+        **recorded("gan", *VOLUME_GAN),
         direction=lambda w: w.direction,
         device=config["gan"]["device"],
 

@@ -167,6 +167,37 @@ def test_unbound_readers_accept_records_of_any_configuration(tmp_path):
 def test_binding_an_unknown_section_names_it():
     with pytest.raises(KeyError, match="volume"):
         provenance.bind_config(CONFIG, ["seed", "volume"])
+    with pytest.raises(KeyError, match=r"'simulation.spectrum.oversampel' does not exist"):
+        provenance.bind_config(CONFIG, ["simulation.spectrum.oversampel"])
+
+
+def test_dotted_keys_record_only_that_part_of_a_section(tmp_path):
+    provenance.bind_config(CONFIG, ["seed", "simulation.spectrum"])
+    write_h5(tmp_path / "a.h5", SPECTRA, {})
+    recorded = read_h5(tmp_path / "a.h5").attrs["config"]
+    assert recorded == {"seed": 0, "simulation": {"spectrum": {"oversample": 3}}}
+    provenance.bind_config(changed("simulation.n_per_model", 7), [])
+    read_h5(tmp_path / "a.h5")  # a key it does not record changed: not stale
+    provenance.bind_config(changed("simulation.spectrum", {"oversample": 5}), [])
+    with pytest.raises(
+        DataFileError, match=r"simulation.spectrum.oversample: file 3, config now 5"
+    ):
+        read_h5(tmp_path / "a.h5")
+
+
+def test_records_of_inputs_merge_key_by_key(tmp_path):
+    provenance.bind_config(CONFIG, ["simulation.spectrum"])
+    write_h5(tmp_path / "a.h5", SPECTRA, {})
+    provenance.bind_config(CONFIG, ["simulation.n_per_model"])
+    write_h5(tmp_path / "b.h5", SPECTRA, {})
+    provenance.bind_config(CONFIG, ["gan"])
+    read_h5(tmp_path / "a.h5")
+    read_h5(tmp_path / "b.h5")
+    write_h5(tmp_path / "c.h5", SPECTRA, {})
+    assert read_h5(tmp_path / "c.h5").attrs["config"] == {
+        "gan": {"ngf": 16},
+        "simulation": {"n_per_model": 100, "spectrum": {"oversample": 3}},
+    }
 
 
 def test_checkpoints_record_the_configuration_and_stale_ones_are_refused(tmp_path):

@@ -24,6 +24,7 @@ from exp2simgan_core.provenance import input_problem, output_attrs
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^iter_(\d{8})\.pt$")
 DIRECTIONS: dict[str, str] = {"exp2sim": "g_exp2sim", "sim2exp": "g_sim2exp"}
+OTHER_DIRECTION = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import (
     DIRECTIONS,
+    OTHER_DIRECTION,
     load_checkpoint,
     load_generator,
     save_atomically,
@@ -38,7 +39,6 @@ from exp2simgan_core.physics.lswt import resolve_device
 PATCH_DATASETS = ("convolved", "unconvolved")
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
-OTHER = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 SELECTION_DIRECTION = "exp2sim"  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
 SELECTION_COLUMNS = (
@@ -178,7 +178,7 @@ def select_from_run(
     inception = None if inception_weights is None else load_inception(inception_weights, dev)
     rows, best = [], {}
     for direction in DIRECTIONS:
-        source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER[direction]]
+        source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER_DIRECTION[direction]]
         path, scored = select_checkpoint(
             Path(run_dir),
             direction,
@@ -255,7 +255,7 @@ def write_translation_quality(
     for method, direction, path in translated:
         pred = read_h5(path, required=("spectra",)).datasets["spectra"]
         before = test.datasets[INPUT_DATASETS[direction]]
-        target = test.datasets[INPUT_DATASETS[OTHER[direction]]]
+        target = test.datasets[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
         if pred.shape != target.shape:
             raise DataFileError(
                 f"{path}: shape {pred.shape} differs from the test set's {target.shape}"

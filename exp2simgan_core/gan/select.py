@@ -40,6 +40,7 @@ from exp2simgan_core.gan.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_PATTERN,
     DIRECTIONS,
+    OTHER_DIRECTION,
     LoadedGenerator,
     load_generator,
 )
@@ -48,7 +49,6 @@ from exp2simgan_core.gan.translate import translate_spectra
 
 FEATURE_LAYER = 16  # last encoder layer of the paper's generator (5th residual block)
 COVARIANCE_RIDGE = 1e-6  # added to the covariance diagonals, times their mean variance
-OTHER_DIRECTION = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 INCEPTION_DIM = 2048  # pytorch-fid's final average-pooling features
 FEATURE_BATCH = 8  # spectra per forward pass (a 240 x 400 batch of 8 at ngf 64: about 2 GiB)
 
