@@ -35,11 +35,10 @@ from pathlib import Path
 
 import torch
 
-from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
+from exp2simgan_core.gan.checkpoint import OTHER_DIRECTION, load_checkpoint, load_generator
 from exp2simgan_core.gan.pipeline import (
     DIRECTIONS,
     INPUT_DATASETS,
-    OTHER,
     gan_settings,
     select_from_run,
 )
@@ -101,7 +100,7 @@ def retrain_and_score(
         before = test[INPUT_DATASETS[direction]]
         loaded = load_generator(selected, direction)
         pred = translate_spectra(loaded, before, device=device)
-        target = test[INPUT_DATASETS[OTHER[direction]]]
+        target = test[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
         quality[direction] = translation_quality(pred, target, before)
     return seconds, quality
 

@@ -274,6 +274,15 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
         "back_translate_gan", "translate", "translation_quality", "accuracy", "duq_kernels",
         "fig4", "fig5", "esi_b", "all",
     }  # fmt: skip
+    config["back_translation"]["iterations"] -= 1
+    config["simulation"]["n_digits"] += 1
+    changed = write_config(tmp_path / "digits.yaml", config)
+    result = snakemake("all", "-n", "--configfile", str(changed), workdir=workdir)
+    assert result.returncode == 0, result.stderr
+    # the simulation section's other keys: the training data are neither remade nor stale
+    assert set(job_counts(result)) == {
+        "ood_set", "applicability", "duq_kernels", "esi_applicability", "fig5", "all",
+    }  # fmt: skip
 
 
 def kill_when(target, configfile, workdir, folder, pattern):
@@ -350,23 +359,44 @@ def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_ru
             np.testing.assert_array_equal(ours.datasets[name], values, err_msg=str(relative))
 
 
+def _record(config, keys):
+    """What a file made under ``keys`` (sections or dotted sub-keys) of ``config`` records."""
+    record = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        source, node = config, record
+        for part in parents:
+            source, node = source[part], node.setdefault(part, {})
+        node[leaf] = source[leaf]
+    return record
+
+
+SIMULATED = ("seed", "simulation.spectrum", "simulation.n_per_model", "simulation.shard_size")
+
+
 def test_smoke_outputs_record_their_upstream_configuration(smoke_run):
+    """Each file records the keys its whole upstream chain uses, and only those: the training
+    data do not depend on the reference-set sizes or the GAN."""
     workdir, config, _, data = smoke_run
     results = workdir / "results" / "smoke"
     expected = {
-        data / "shards" / "dimer" / "shard_0000.h5": {"seed", "simulation"},
-        data / "train.h5": {"seed", "simulation", "split"},
-        data / "patches.h5": {"seed", "simulation", "split", "patches"},
-        results / "translated" / "test_exp2sim.h5": {
-            "seed", "simulation", "split", "patches", "gan", "back_translation"
-        },
+        data / "shards" / "dimer" / "shard_0000.h5": SIMULATED,
+        data / "train.h5": (*SIMULATED, "split"),
+        data / "patches.h5": (*SIMULATED, "split", "patches"),
+        data / "reference" / "digits.h5": (
+            "seed", "simulation.spectrum", "simulation.n_digits", "simulation.n_photos",
+            "simulation.n_per_model", "simulation.shard_size", "split",
+        ),
+        results / "translated" / "test_exp2sim.h5": (
+            *SIMULATED, "split", "patches", "gan", "model_selection", "back_translation",
+        ),
     }  # fmt: skip
-    for path, sections in expected.items():
-        recorded = read_h5(path).attrs["config"]
-        assert set(recorded) == sections, path
-        assert all(recorded[s] == config[s] for s in sections), path
+    for path, keys in expected.items():
+        assert read_h5(path).attrs["config"] == _record(config, keys), path
     checkpoint = torch.load(results / "gan2d" / "selected.pt", weights_only=True)
-    assert set(checkpoint["config"]) == {"seed", "simulation", "split", "patches", "gan"}
+    assert checkpoint["config"] == _record(
+        config, (*SIMULATED, "split", "patches", "gan", "model_selection")
+    )
 
 
 def test_a_stale_input_that_snakemake_keeps_is_refused_and_nothing_is_lost(smoke_run, tmp_path):
@@ -405,8 +435,8 @@ def test_smoke_tables(smoke_run):
         "method", "model_class", "direction", "n_spectra",
         "psnr_before", "psnr_after", "ssim_before", "ssim_after",
     ]  # fmt: skip
-    assert _csv_header(tables / "gan_selection.csv")[:4] == [
-        "checkpoint", "iteration", "direction", "frechet_distance",
+    assert _csv_header(tables / "gan_selection.csv") == [
+        "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
     ]  # fmt: skip
     assert _csv_header(tables / "accuracy.csv") == [
         "trained_on", "evaluated_on", "n_spectra", "accuracy", "ci_low", "ci_high",
