@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from ot.batch import loss_linear_batch, solve_batch
 
-from exp2simgan_core.dataset import normalised
+from exp2simgan_core.dataset import intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
@@ -86,7 +86,8 @@ def spectrum_features(
     bins. They are preprocessed as the GAN reads them: ``normalised`` (divided by their mean over
     covered bins, NaN -> 0), then
     ``loaded.scaling.scale`` with the input domain. ``batch`` spectra pass the encoder at once.
-    Raises ValueError on a wrong rank, a too-small axis, an all-NaN spectrum or Inf (naming it).
+    Raises ValueError on a wrong rank, a too-small axis, an all-NaN spectrum, Inf or no positive
+    intensity (naming the spectrum).
     """
     generator = loaded.generator
     dims = generator.settings.dims
@@ -105,6 +106,7 @@ def spectrum_features(
             raise ValueError(f"spectrum {i} contains infinite intensities")
         if np.isnan(s).all():
             raise ValueError(f"spectrum {i} is entirely NaN (no covered pixel)")
+    intensity_unit(x)  # names the first spectrum that cannot be normalised, before any work
     generator = generator.to(device)
     was_training = generator.training
     generator.eval()

@@ -404,3 +404,7 @@ def test_features_refuse_bad_spectra_naming_them():
     inf[1, 0, 0] = np.inf
     with pytest.raises(ValueError, match="spectrum 1 contains infinite"):
         spectrum_features(loaded, inf)
+    zero = np.ones((10, 8, 8), np.float32)
+    zero[9] = 0.0  # in the second batch of 8: still named by its index in the whole stack
+    with pytest.raises(ValueError, match="spectrum 9 has no positive, finite mean"):
+        spectrum_features(loaded, zero)

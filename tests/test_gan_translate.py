@@ -86,6 +86,10 @@ def test_bad_inputs_are_refused_with_messages(exp2sim):
         translate_spectra(exp2sim, x)
     x[1, 10, 10] = -0.01  # background noise within 5 % of the maximum is accepted
     assert translate_spectra(exp2sim, x).shape == x.shape
+    x = _spectra((6, 28, 32))
+    x[5] = 0.0  # in the second batch of 4: named by its index in the whole stack
+    with pytest.raises(ValueError, match="spectrum 5 has no positive, finite mean"):
+        translate_spectra(exp2sim, x, batch=4)
 
 
 def _loaded_3d():
