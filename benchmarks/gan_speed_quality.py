@@ -75,6 +75,8 @@ def retrain_and_score(
     if "config" not in state:
         raise SystemExit(f"{results}/gan2d/final.pt records no configuration: rerun the workflow")
     config = state["config"]
+    # the run's selection settings: recorded by its selection, not by its training
+    selection = load_checkpoint(results / "gan2d" / "selected.pt")["config"]["model_selection"]
     run_settings = gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2)
     settings = dataclasses.replace(
         run_settings,
@@ -92,7 +94,7 @@ def retrain_and_score(
     selected = run / "selected.pt"
     select_from_run(
         run / "run", results / "data" / "train.h5", selected, run / "selection.csv",
-        max_spectra=config["model_selection"]["spectra"], seed=config["seed"], device=device,
+        max_spectra=selection["spectra"], seed=config["seed"], device=device,
     )  # fmt: skip
     test = read_h5(results / "data" / "test.h5").datasets
     quality = {}
