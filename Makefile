@@ -7,14 +7,20 @@ SNAKEMAKE := $(BIN)/snakemake
 # Reinstall only when the package definition changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dry-run
+.PHONY: demo test lint dry-run lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test]'
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e '.[test]'
 	touch $@
+
+# After changing a pin in pyproject.toml: resolve without the old record, then record every version.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 # Snakemake targets go before --configfile, which would read a following word as a file.
 demo: $(STAMP)
