@@ -73,6 +73,8 @@ rule back_translate_gan:
         f"{LOGS}/back_translate_gan.log",
     benchmark:
         f"{BENCHMARKS}/back_translate_gan.tsv"
+    # Without back-translation a copy: run where Snakemake runs, no cluster job or GPU.
+    localrule: not BACK_TRANSLATION
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (see README: --set-threads)

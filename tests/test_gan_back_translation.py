@@ -117,11 +117,12 @@ def test_checkpoint_replaces_only_the_exp2sim_generator(run):
     assert all(float(r["mse"]) > 0 for r in rows)
 
 
-def test_zero_iterations_copy_the_networks(run):
-    root, selected, data, _ = run
+def test_zero_iterations_copy_the_networks_without_reading_the_data(run):
+    root, selected, _, _ = run
     out = root / "copy.pt"
+    unread = root / "absent.h5"
     back_translate_checkpoint(
-        selected, data, out, root / "copy.csv", BackTranslationSettings(), progress=False
+        selected, unread, out, root / "copy.csv", BackTranslationSettings(), progress=False
     )
     before, after = torch.load(selected, weights_only=True), torch.load(out, weights_only=True)
     for network, state in before["networks"].items():

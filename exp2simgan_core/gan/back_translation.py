@@ -132,15 +132,17 @@ def back_translate_checkpoint(
     """Write ``out_checkpoint``: ``selected`` with its Exp2Sim generator back-translated.
 
     ``train_path`` holds the training spectra ('unconvolved' is read; the true convolved ones
-    are not). With ``settings.iterations == 0`` the networks are copied unchanged. The checkpoint
-    gains a 'back_translation' record (the settings); ``losses_csv`` gets (iteration, mse) rows.
+    are not). With ``settings.iterations == 0`` the networks are copied unchanged and
+    ``train_path`` is not read (the workflow then runs the copy where Snakemake runs). The
+    checkpoint gains a 'back_translation' record (the settings); ``losses_csv`` gets (iteration,
+    mse) rows.
     """
     for out in (out_checkpoint, losses_csv):
         check_writable(out)
     state = load_checkpoint(Path(selected))
-    unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
     rows: list[tuple[int, float]] = []
     if settings.iterations > 0:
+        unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
         sim2exp = load_generator(Path(selected), "sim2exp")
         inputs, targets = pseudo_pairs(sim2exp, unconvolved, device)
         torch.manual_seed(settings.seed)
