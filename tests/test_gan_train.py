@@ -12,7 +12,16 @@ import torch
 from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, load_generator
 from exp2simgan_core.gan.losses import AUTHORS_RELEASED
 from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
-from exp2simgan_core.gan.train import LOSS_COLUMNS, LOSS_LOG, GanSettings, random_crops, train
+from exp2simgan_core.gan.train import (
+    LOSS_COLUMNS,
+    LOSS_LOG,
+    GanSettings,
+    data_fingerprint,
+    data_scaling,
+    random_crops,
+    set_aside_other_run,
+    train,
+)
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import read_h5
 
@@ -100,6 +109,19 @@ def test_resume_refuses_another_architecture(patches, tmp_path):
     other_lr = dataclasses.replace(TINY, lr=2e-4)
     with pytest.raises(ValueError, match="lr: checkpoint"):
         train(other_lr, *patches, tmp_path, progress=False)
+
+
+def test_resume_refuses_other_patches_with_the_same_maxima(patches, tmp_path):
+    convolved, unconvolved = patches
+    run = tmp_path / "run"
+    train(TINY, convolved, unconvolved, run, progress=False, stop_after=3)
+    shuffled = convolved[::-1].copy()  # same values, so the same scaling; other crops
+    scaling = data_scaling(shuffled, unconvolved)
+    assert scaling == data_scaling(convolved, unconvolved)
+    with pytest.raises(ValueError, match="trained on other patches"):
+        train(TINY, shuffled, unconvolved, run, progress=False)
+    fingerprint = data_fingerprint(shuffled, unconvolved)
+    assert set_aside_other_run(run, TINY, scaling, fingerprint) == tmp_path / "run.superseded-1"
 
 
 def test_a_residual_run_keeps_its_generators_residual(patches, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import hashlib
 import itertools
 import logging
 import math
@@ -165,6 +166,16 @@ def data_scaling(convolved: np.ndarray, unconvolved: np.ndarray) -> DataScaling:
     if scaling.convolved_max <= 0 or scaling.unconvolved_max <= 0:
         raise ValueError(f"training intensities must have a positive maximum, got {scaling}")
     return scaling
+
+
+def data_fingerprint(convolved: np.ndarray, unconvolved: np.ndarray) -> str:
+    """SHA-256 of both domains' float32 patches (shape and values): which data a run trained on."""
+    digest = hashlib.sha256()
+    for patches in (convolved, unconvolved):
+        array = np.ascontiguousarray(patches, dtype=np.float32)
+        digest.update(repr(array.shape).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
 
 
 def random_crops(
@@ -360,6 +371,7 @@ def train(
     convolved_patches = np.asarray(convolved_patches, dtype=np.float32)
     unconvolved_patches = np.asarray(unconvolved_patches, dtype=np.float32)
     scaling = data_scaling(convolved_patches, unconvolved_patches)
+    fingerprint = data_fingerprint(convolved_patches, unconvolved_patches)
     dev = torch.device(device)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -370,11 +382,11 @@ def train(
     total = per_epoch * (settings.n_epochs_constant + settings.n_epochs_decay)
     out_dir = Path(out_dir)
     if set_aside_other_runs:
-        set_aside_other_run(out_dir, settings, scaling)
+        set_aside_other_run(out_dir, settings, scaling, fingerprint)
     out_dir.mkdir(parents=True, exist_ok=True)
     start, last = 0, latest_checkpoint(out_dir)
     if last is not None:
-        start = _resume(last, settings, scaling, model, optimisers, schedulers, rng)
+        start = _resume(last, settings, scaling, fingerprint, model, optimisers, schedulers, rng)
     _open_log(out_dir / LOSS_LOG, start)
     samples = sample_crops(convolved_patches, unconvolved_patches, settings.crop_size)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="Exp2SimGAN")
@@ -408,9 +420,10 @@ def train(
                     s.step()
             if iteration % settings.checkpoint_every == 0 or iteration == total:
                 last = checkpoint_path(out_dir, iteration)
-                save_atomically(
-                    _state(settings, scaling, model, optimisers, schedulers, rng, iteration), last
+                state = _state(
+                    settings, scaling, fingerprint, model, optimisers, schedulers, rng, iteration
                 )
+                save_atomically(state, last)
                 write_samples(model, samples, scaling, out_dir, iteration)
             if stop_after is not None and iteration >= stop_after:
                 break
@@ -425,6 +438,7 @@ Schedulers = dict[str, torch.optim.lr_scheduler.LambdaLR]
 def _state(
     settings: GanSettings,
     scaling: DataScaling,
+    fingerprint: str,
     model: DualGan,
     optimisers: Optimisers,
     schedulers: Schedulers,
@@ -441,12 +455,16 @@ def _state(
         "settings": asdict(settings),
         "architecture": settings.architecture(),
         "scaling": asdict(scaling),
+        "data_sha256": fingerprint,
         "code_version": __version__,
     }
 
 
-def _resume_problem(state: dict, settings: GanSettings, scaling: DataScaling) -> str | None:
-    """Why checkpoint ``state`` cannot continue a run of ``settings`` on data of ``scaling``."""
+def _resume_problem(
+    state: dict, settings: GanSettings, scaling: DataScaling, fingerprint: str
+) -> str | None:
+    """Why checkpoint ``state`` cannot continue a run of ``settings`` on data of ``scaling`` and
+    ``fingerprint`` (``data_fingerprint``)."""
     diff = mismatches(state["architecture"], settings.architecture())
     if diff:
         return f"was trained with another architecture: {'; '.join(diff)}"
@@ -455,10 +473,14 @@ def _resume_problem(state: dict, settings: GanSettings, scaling: DataScaling) ->
     )
     if diff:
         return f"came from other settings or data ({'; '.join(diff)})"
+    if state.get("data_sha256") != fingerprint:
+        return "was trained on other patches (their SHA-256 differs)"
     return None
 
 
-def set_aside_other_run(out_dir: Path, settings: GanSettings, scaling: DataScaling) -> Path | None:
+def set_aside_other_run(
+    out_dir: Path, settings: GanSettings, scaling: DataScaling, fingerprint: str
+) -> Path | None:
     """Rename ``out_dir`` to ``<name>.superseded-<k>`` if its latest checkpoint cannot be resumed.
 
     It cannot when it was written under another workflow configuration (stale, see
@@ -470,7 +492,7 @@ def set_aside_other_run(out_dir: Path, settings: GanSettings, scaling: DataScali
     if last is None:
         return None
     state = read_checkpoint(last)
-    problem = input_problem(state) or _resume_problem(state, settings, scaling)
+    problem = input_problem(state) or _resume_problem(state, settings, scaling, fingerprint)
     if problem is None:
         return None
     aside = next(
@@ -490,6 +512,7 @@ def _resume(
     path: Path,
     settings: GanSettings,
     scaling: DataScaling,
+    fingerprint: str,
     model: DualGan,
     optimisers: Optimisers,
     schedulers: Schedulers,
@@ -497,7 +520,7 @@ def _resume(
 ) -> int:
     """Load ``path`` into the freshly built objects; return its iteration. Refuses other runs."""
     state = load_checkpoint(path)
-    problem = _resume_problem(state, settings, scaling)
+    problem = _resume_problem(state, settings, scaling, fingerprint)
     if problem:
         raise ValueError(f"{path} {problem}; use a new out_dir")
     for name, module in model.named_children():
