@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from exp2simgan_core.gan.layers import Downsample, ResnetBlock, Upsample
+from exp2simgan_core.gan.layers import (
+    REPLICATION_PAD,
+    Downsample,
+    ResnetBlock,
+    Upsample,
+    replicate_edges,
+)
 from exp2simgan_core.gan.networks import (
     DISCRIMINATORS,
     GENERATORS,
@@ -184,3 +190,14 @@ def test_patch_sample_mlp_shares_ids_and_normalises():
     again, ids_again = head(feats, num_patches=32, patch_ids=ids)
     assert all(torch.equal(a, b) for a, b in zip(ids, ids_again, strict=True))
     torch.testing.assert_close(again[1], out[1])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_replicate_edges_is_replication_padding_by_one(dims):
+    x = torch.randn((2, 3) + (5, 4, 6)[:dims], requires_grad=True)
+    native = REPLICATION_PAD[dims](1)(x)
+    torch.testing.assert_close(replicate_edges(x), native, rtol=0, atol=0)
+    weights = torch.randn_like(native)
+    (grad_native,) = torch.autograd.grad((native * weights).sum(), x)
+    (grad,) = torch.autograd.grad((replicate_edges(x) * weights).sum(), x)
+    torch.testing.assert_close(grad, grad_native)

@@ -258,16 +258,24 @@ def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
         dataclasses.replace(TINY, precision="fp16").validate()
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_every_speed_option_trains_resumes_and_translates_on_cuda(patches, tmp_path):
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize(
+    ("device", "precision"),
+    [
+        pytest.param("cpu", "fp32", marks=pytest.mark.slow, id="cpu-gpu_fast"),
+        pytest.param("cuda", "bf16", marks=(pytest.mark.gpu, CUDA), id="cuda-bf16"),
+    ],
+)
+def test_compiled_training_resumes_and_translates(patches, tmp_path, device, precision):
     fast = dataclasses.replace(
         TINY, batch_size=2, n_epochs_decay=2, checkpoint_every=2,  # 4 epochs of 1 batch of 2
-        precision="bf16", channels_last=True, compile=True,
+        precision=precision, channels_last=True, compile=True,
     )  # fmt: skip
-    killed = train(fast, *patches, tmp_path, progress=False, device="cuda", stop_after=3)
+    killed = train(fast, *patches, tmp_path, progress=False, device=device, stop_after=3)
     assert killed.iteration == 3 and latest_checkpoint(tmp_path).name == "iter_00000002.pt"
-    resumed = train(fast, *patches, tmp_path, progress=False, device="cuda")
+    resumed = train(fast, *patches, tmp_path, progress=False, device=device)
     assert resumed.completed and resumed.iteration == 4
     weights = _weights(resumed.last_checkpoint)
     assert not [k for k in weights if "_orig_mod" in k]  # compiled in place: plain keys
@@ -276,5 +284,5 @@ def test_every_speed_option_trains_resumes_and_translates_on_cuda(patches, tmp_p
     assert [int(r[0]) for r in rows] == [1, 2, 3, 4]
     assert np.isfinite(np.array([[float(x) for x in r[1:]] for r in rows])).all()
     loaded = load_generator(resumed.last_checkpoint, "exp2sim")
-    out = translate_spectra(loaded, patches[0], device="cuda")
+    out = translate_spectra(loaded, patches[0], device=device)
     assert out.shape == patches[0].shape and np.isfinite(out).all() and out.min() >= 0

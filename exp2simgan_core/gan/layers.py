@@ -96,11 +96,26 @@ class Upsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv_t = F.conv_transpose2d if self.dims == 2 else F.conv_transpose3d
         pad_size = (len(UPSAMPLE_TAPS) - 1) // 2
-        out = conv_t(self.pad(x), self.filt, stride=2, padding=1 + pad_size, groups=x.shape[1])
+        padded = replicate_edges(x) if torch.compiler.is_compiling() else self.pad(x)
+        out = conv_t(padded, self.filt, stride=2, padding=1 + pad_size, groups=x.shape[1])
         crop = (slice(None), slice(None)) + (
             slice(1, -1),
         ) * self.dims  # even filter: drop 1 each end
         return out[crop]
+
+
+def replicate_edges(x: torch.Tensor) -> torch.Tensor:
+    """Replication padding by one bin on both sides of every spatial axis, built from slices.
+
+    Same values as ``nn.ReplicationPad2d(1)`` / ``3d(1)``. Used only under ``torch.compile``:
+    PyTorch 2.14's fake kernel of ``replication_pad2d_backward`` gives the wrong strides, so
+    compiling the native padding fails; eager runs keep the native kernel (and its gradient
+    summation order, hence their results).
+    """
+    for axis in range(2, x.ndim):
+        first, last = x.narrow(axis, 0, 1), x.narrow(axis, x.shape[axis] - 1, 1)
+        x = torch.cat((first, x, last), dim=axis)
+    return x
 
 
 class ResnetBlock(nn.Module):
