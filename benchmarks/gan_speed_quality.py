@@ -1,7 +1,7 @@
 """Does a faster training set-up lose translation quality? Retrain a run's 2D GAN under each.
 
     python benchmarks/gan_speed_quality.py [--results results/demo] [--device cuda]
-                                           [--precisions fp32 bf16] [--channels-last]
+                                           [--precisions fp32 bf16] [--channels-last] [--compile]
                                            [--batch-sizes 1 16] [--lr-scaling none|sqrt|linear]
                                            [--seeds 0 1] [--workdir /tmp/gan_quality]
 
@@ -30,7 +30,7 @@ import math
 import multiprocessing
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
@@ -51,19 +51,24 @@ LR_SCALING = {"none": lambda b: 1.0, "sqrt": math.sqrt, "linear": float}
 
 @dataclasses.dataclass(frozen=True)
 class SetUp:
-    """One way of training: precision, memory layout, batch size and learning-rate scaling."""
+    """One way of training: precision, memory layout, compilation, batch size, learning rate."""
 
     precision: str
     channels_last: bool
+    compile: bool
     batch_size: int
     lr_scaling: str
 
     def label(self) -> str:
         layout = "+channels_last" if self.channels_last else ""
-        return f"{self.precision}{layout} batch {self.batch_size}"
+        compiled = "+compile" if self.compile else ""
+        return f"{self.precision}{layout}{compiled} batch {self.batch_size}"
 
     def folder(self, seed: int) -> str:
-        return f"{self.precision}_cl{self.channels_last:d}_bs{self.batch_size}_seed{seed}"
+        return (
+            f"{self.precision}_cl{self.channels_last:d}_c{self.compile:d}"
+            f"_bs{self.batch_size}_seed{seed}"
+        )
 
 
 def retrain_and_score(
@@ -82,6 +87,7 @@ def retrain_and_score(
         run_settings,
         precision=setup.precision,
         channels_last=setup.channels_last,
+        compile=setup.compile,
         batch_size=setup.batch_size,
         lr=run_settings.lr * LR_SCALING[setup.lr_scaling](setup.batch_size),
         checkpoint_every=max(1, run_settings.checkpoint_every // setup.batch_size),
@@ -117,6 +123,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[None], help="default: the run's")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,31 +131,34 @@ def main() -> None:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
             setups = [
-                SetUp(p, args.channels_last, b, args.lr_scaling)
+                SetUp(p, args.channels_last, args.compile, b, args.lr_scaling)
                 for b in args.batch_sizes
                 for p in args.precisions
             ]
+            print(
+                f"{args.results} 2D GAN retrained on {args.device}, learning rate scaled "
+                f"{args.lr_scaling!r} with the batch size",
+                flush=True,
+            )
             futures = {
-                (setup, seed): pool.submit(
-                    retrain_and_score, args.results, setup, seed, args.device, workdir
+                pool.submit(retrain_and_score, args.results, setup, seed, args.device, workdir): (
+                    setup,
+                    seed,
                 )
                 for seed in args.seeds
                 for setup in setups
             }
-            outcomes = {key: f.result() for key, f in futures.items()}
-    print(
-        f"{args.results} 2D GAN retrained on {args.device}, learning rate scaled "
-        f"{args.lr_scaling!r} with the batch size"
-    )
-    for (setup, seed), (seconds, quality) in outcomes.items():
-        for direction, q in quality.items():
-            print(
-                f"{setup.label():<30} seed {'run' if seed is None else seed:<4} {direction:<8} "
-                "PSNR "
-                f"{q['psnr_before']:6.2f} -> "
-                f"{q['psnr_after']:6.2f} dB   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
-                f"   (training {seconds:.0f} s)"
-            )
+            for future in as_completed(futures):  # as they finish: a run cut short keeps these
+                setup, seed = futures[future]
+                seconds, quality = future.result()
+                for direction, q in quality.items():
+                    print(
+                        f"{setup.label():<38} seed {'run' if seed is None else seed:<4} "
+                        f"{direction:<8} PSNR {q['psnr_before']:6.2f} -> {q['psnr_after']:6.2f} dB"
+                        f"   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
+                        f"   (training {seconds:.0f} s)",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
