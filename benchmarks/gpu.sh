@@ -7,9 +7,11 @@
 #
 #     benchmarks/gpu.sh [LOG_DIR=benchmark_logs]
 #
-# PYTHON (default python3) is the interpreter; each step has its own time limit. Whether bf16
-# costs quality is a separate, longer run (host-bound at demo size: over 4 minutes on an H200):
-#     python benchmarks/gan_speed_quality.py --device cuda --seeds 0 1 2 --jobs 6
+# PYTHON (default python3) is the interpreter; each step has its own time limit. Whether a
+# set-up costs quality is a separate run that needs a finished demo (results/demo), about two
+# minutes on an H200 for these six retrainings at demo size:
+#     python benchmarks/gan_speed_quality.py --device cuda --precisions fp32 bf16 \
+#         --batch-sizes 16 --channels-last --compile --seeds 0 1 2 --jobs 6
 set -uo pipefail
 logs=${1:-benchmark_logs}
 python=${PYTHON:-python3}
