@@ -21,15 +21,15 @@ def model_and_crops():
     )
     real_exp, real_sim = torch.rand(2, 1, 1, 24, 24) * 2 - 1
     with torch.no_grad():
-        return model, real_exp, real_sim, model.g_exp2sim(real_exp), model.g_sim2exp(real_sim)
+        return model, real_exp, real_sim, model.translate(real_exp, real_sim)
 
 
 def _generator_terms(model_and_crops, weights):
-    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
+    model, real_exp, real_sim, translations = model_and_crops
     torch.manual_seed(1)  # the same patch positions for every call
     with torch.no_grad():
         return model.generator_loss(
-            real_exp, real_sim, fake_exp, fake_sim,
+            real_exp, real_sim, translations,
             weights=weights, gan_mode="lsgan", num_patches=8, temperature=0.07,
         )  # fmt: skip
 
@@ -54,33 +54,63 @@ def test_generator_total_is_the_weighted_sum_of_its_terms(model_and_crops, weigh
 
 
 def test_discriminator_total_adds_the_weighted_auxiliary_term(model_and_crops):
-    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
+    model, real_exp, real_sim, translations = model_and_crops
     weights = dataclasses.replace(AUTHORS_RELEASED, aux=0.5)
     with torch.no_grad():
         terms = model.discriminator_loss(
-            real_exp, real_sim, fake_exp, fake_sim, weights=weights, gan_mode="lsgan"
-        )
+            real_exp, real_sim, translations.fake_exp, translations.fake_sim,
+            weights=weights, gan_mode="lsgan",
+        )  # fmt: skip
     assert float(terms["d_aux"]) > 0
     torch.testing.assert_close(terms["d_total"], terms["d_gan"] + 0.5 * terms["d_aux"])
+
+
+def test_translate_takes_the_keys_from_the_translation_pass(model_and_crops):
+    """Each generator's translation of its real input and its encoding of that input (the keys)
+    are what forward and encode give, bit for bit."""
+    model, real_exp, real_sim, translations = model_and_crops
+    with torch.no_grad():
+        for generator, real, fake, keys in (
+            (model.g_exp2sim, real_exp, translations.fake_sim, translations.keys_exp),
+            (model.g_sim2exp, real_sim, translations.fake_exp, translations.keys_sim),
+        ):
+            assert torch.equal(fake, generator(real))
+            expected = generator.encode(real, model.nce_layers)
+            assert len(keys) == len(model.nce_layers)
+            assert all(torch.equal(k, e) for k, e in zip(keys, expected, strict=True))
 
 
 def test_patch_nce_queries_the_translation_with_the_other_generators_encoder(
     model_and_crops, monkeypatch
 ):
-    """DCLGAN's cross-encoder pairing: keys from the generator that read the real input, queries
-    from the opposite generator reading its translation."""
-    model, real_exp, real_sim, fake_exp, fake_sim = model_and_crops
-    seen = []
+    """DCLGAN's cross-encoder pairing: keys from the generator that read the real input (its
+    translation pass), queries from the opposite generator reading its translation."""
+    model, real_exp, real_sim, translations = model_and_crops
+    encoded = []
     for name in ("g_exp2sim", "g_sim2exp"):
-        generator = getattr(model, name)
-        encode = generator.encode
+        encode = getattr(model, name).encode
 
-        def spy(x, layers, name=name, encode=encode):
-            seen.append((name, x))
+        def spy_encode(x, layers, name=name, encode=encode):
+            encoded.append((name, x))
             return encode(x, layers)
 
-        monkeypatch.setattr(generator, "encode", spy)
+        monkeypatch.setattr(getattr(model, name), "encode", spy_encode)
+    headed = []
+    for name in ("head_exp2sim", "head_sim2exp"):
+        head = getattr(model, name)
+        forward = head.forward
+
+        def spy_head(feats, num_patches, patch_ids=None, name=name, forward=forward):
+            headed.append((name, feats, patch_ids is None))
+            return forward(feats, num_patches, patch_ids)
+
+        monkeypatch.setattr(head, "forward", spy_head)
     _generator_terms(model_and_crops, PAPER_TEXT)
-    assert [name for name, _ in seen] == ["g_exp2sim", "g_sim2exp", "g_sim2exp", "g_exp2sim"]
-    expected = [real_exp, fake_sim, real_sim, fake_exp]
-    assert all(x is want for (_, x), want in zip(seen, expected, strict=True))
+    assert [name for name, _ in encoded] == ["g_sim2exp", "g_exp2sim"]
+    assert encoded[0][1] is translations.fake_sim and encoded[1][1] is translations.fake_exp
+    keys = [(name, feats) for name, feats, sampled in headed if sampled]
+    assert [name for name, _ in keys] == ["head_exp2sim", "head_sim2exp"]
+    for (_, feats), want in zip(keys, (translations.keys_exp, translations.keys_sim), strict=True):
+        assert all(torch.equal(f, w) for f, w in zip(feats, want, strict=True))
+    queries = [name for name, _, sampled in headed if not sampled]
+    assert queries == ["head_sim2exp", "head_exp2sim"]

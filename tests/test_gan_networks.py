@@ -156,6 +156,29 @@ def test_encoder_layer_numbering_matches_cut():
     assert [g.layer_channels(i) for i in (0, 4, 8, 12, 16)] == [f.shape[1] for f in feats]
 
 
+@pytest.mark.parametrize("residual", [False, True])
+def test_forward_and_encode_is_forward_and_encode_in_one_pass(residual):
+    torch.manual_seed(0)
+    g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=5, residual=residual))
+    x = torch.rand(2, 1, 24, 32) * 2 - 1
+    layers = (0, 4, 8, 12, 16)
+    with torch.no_grad():
+        out, feats = g.forward_and_encode(x, layers)
+        assert torch.equal(out, g(x))
+        expected = g.encode(x, layers)
+    assert len(feats) == len(layers)
+    assert all(torch.equal(f, e) for f, e in zip(feats, expected, strict=True))
+
+
+@pytest.mark.parametrize("layer", [2, 5, 9])
+def test_encode_rejects_layers_a_relu_overwrites_in_place(layer):
+    """The norms before the in-place ReLUs: their output would be the ReLU's, silently."""
+    g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=5))
+    for method in (g.encode, g.forward_and_encode):
+        with pytest.raises(ValueError, match=rf"layers \[{layer}\] are overwritten .* in-place"):
+            method(torch.randn(1, 1, 16, 16), (layer, 16))
+
+
 def test_encode_rejects_layers_past_the_encoder():
     g = ResnetGenerator(GeneratorSettings(ngf=4, n_blocks=2))
     with pytest.raises(ValueError, match="outside 0..13"):

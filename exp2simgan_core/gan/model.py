@@ -5,6 +5,9 @@ Domains: "exp" = resolution-convolved, experiment-like spectra; "sim" = unconvol
 domain (the output of exp2sim), ``d_exp`` the exp domain. Each generator has its own PatchNCE head;
 the NCE pairing is DCLGAN's cross-encoder one: for exp2sim the keys are exp2sim's encoding of the
 real exp image and the queries sim2exp's encoding of the translated image (and symmetrically).
+The keys are taken from the translation pass itself (``DualGan.translate``): the same generator
+on the same input with the same weights, so encoding it again, as CUT and DCLGAN do, would
+recompute the same features (keys carry no gradient).
 
 Auxiliary domain class (channel 1 of each discriminator): the discriminator of domain X is trained
 to output 1 on real images of X and 0 on real images of the other domain; with
@@ -13,6 +16,8 @@ Images are (B, 1, *crop) float tensors in [-1, 1].
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -36,6 +41,17 @@ from exp2simgan_core.gan.networks import (
 
 GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_cyc", "g_aux", "g_total")
 DISCRIMINATOR_LOSS_TERMS = ("d_gan", "d_aux", "d_total")
+
+
+@dataclass(frozen=True)
+class Translations:
+    """A batch through both generators, and each generator's features of its input at
+    ``DualGan.nce_layers`` from the same pass (the PatchNCE keys)."""
+
+    fake_sim: torch.Tensor  # exp2sim(real_exp)
+    fake_exp: torch.Tensor  # sim2exp(real_sim)
+    keys_exp: list[torch.Tensor]  # exp2sim's encoding of real_exp
+    keys_sim: list[torch.Tensor]  # sim2exp's encoding of real_sim
 
 
 class DualGan(nn.Module):
@@ -81,22 +97,27 @@ class DualGan(nn.Module):
     def heads(self) -> list[nn.Module]:
         return [self.head_exp2sim, self.head_sim2exp]
 
+    def translate(self, real_exp: torch.Tensor, real_sim: torch.Tensor) -> Translations:
+        """Both translations, with the PatchNCE keys from the same passes."""
+        fake_sim, keys_exp = self.g_exp2sim.forward_and_encode(real_exp, self.nce_layers)
+        fake_exp, keys_sim = self.g_sim2exp.forward_and_encode(real_sim, self.nce_layers)
+        return Translations(fake_sim, fake_exp, keys_exp, keys_sim)
+
     def _nce(
         self,
-        key_gen: ResnetGenerator,
+        keys: list[torch.Tensor],
         key_head: PatchSampleMLP,
         query_gen: ResnetGenerator,
         query_head: PatchSampleMLP,
-        real: torch.Tensor,
         fake: torch.Tensor,
         num_patches: int,
         temperature: float,
     ) -> torch.Tensor:
-        """Mean over ``nce_layers`` of PatchNCE(query_gen(fake), key_gen(real)), shared patches."""
-        feat_k, ids = key_head(key_gen.encode(real, self.nce_layers), num_patches)
+        """Mean over ``nce_layers`` of PatchNCE(query_gen(fake), keys), shared patches."""
+        feat_k, ids = key_head([k.detach() for k in keys], num_patches)  # no gradient, as in CUT
         feat_q, _ = query_head(query_gen.encode(fake, self.nce_layers), num_patches, ids)
         losses = [
-            patch_nce_loss(q, k, real.shape[0], temperature)
+            patch_nce_loss(q, k, fake.shape[0], temperature)
             for q, k in zip(feat_q, feat_k, strict=True)
         ]
         return torch.stack(losses).mean()
@@ -105,8 +126,7 @@ class DualGan(nn.Module):
         self,
         real_exp: torch.Tensor,
         real_sim: torch.Tensor,
-        fake_exp: torch.Tensor,
-        fake_sim: torch.Tensor,
+        translations: Translations,
         *,
         weights: LossWeights,
         gan_mode: str,
@@ -115,6 +135,7 @@ class DualGan(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Generator objective, each term the mean of both directions; keys GENERATOR_LOSS_TERMS."""
         adversarial = ADVERSARIAL_LOSSES[gan_mode]
+        fake_sim, fake_exp = translations.fake_sim, translations.fake_exp
         out_sim, out_exp = self.d_sim(fake_sim), self.d_exp(fake_exp)
         gan = 0.5 * (
             adversarial(real_fake_scores(out_sim), True, False)
@@ -122,12 +143,12 @@ class DualGan(nn.Module):
         )
         aux = 0.5 * (auxiliary_loss(out_sim, True) + auxiliary_loss(out_exp, True))
         nce_1 = self._nce(
-            self.g_exp2sim, self.head_exp2sim, self.g_sim2exp, self.head_sim2exp,
-            real_exp, fake_sim, num_patches, temperature,
+            translations.keys_exp, self.head_exp2sim, self.g_sim2exp, self.head_sim2exp,
+            fake_sim, num_patches, temperature,
         )  # fmt: skip
         nce_2 = self._nce(
-            self.g_sim2exp, self.head_sim2exp, self.g_exp2sim, self.head_exp2sim,
-            real_sim, fake_exp, num_patches, temperature,
+            translations.keys_sim, self.head_sim2exp, self.g_exp2sim, self.head_exp2sim,
+            fake_exp, num_patches, temperature,
         )  # fmt: skip
         nce = 0.5 * (nce_1 + nce_2)
         idt = 0.5 * (

@@ -134,15 +134,37 @@ class ResnetGenerator(nn.Module):
         return self.settings.ngf * 2**N_DOWNSAMPLING
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.settings.residual:
-            return (x + self.model(x)).clamp(-1.0, 1.0)
-        return self.model(x)
+        return self._output(x, self.model(x))
 
     def encode(self, x: torch.Tensor, layers: tuple[int, ...]) -> list[torch.Tensor]:
         """Features after ``model[i]`` for each i in ``layers`` (ascending), shape (B, C_i, *S_i).
 
-        Raises ValueError if a layer is outside the encoder (0 .. n_encoder_layers - 1).
+        Runs the network only as deep as the last of ``layers``. Raises ValueError if a layer is
+        outside the encoder (0 .. n_encoder_layers - 1) or is overwritten by the in-place ReLU
+        after it.
         """
+        return self._run(x, layers, stop=True)[1]
+
+    def forward_and_encode(
+        self, x: torch.Tensor, layers: tuple[int, ...]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``forward(x)`` and ``encode(x, layers)`` from one pass (the features are the pass's).
+
+        The training step takes its PatchNCE keys from its translation pass this way instead of
+        encoding the same input again with the same weights.
+        """
+        y, feats = self._run(x, layers, stop=False)
+        return self._output(x, y), feats
+
+    def _output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.settings.residual:
+            return (x + y).clamp(-1.0, 1.0)
+        return y
+
+    def _run(
+        self, x: torch.Tensor, layers: tuple[int, ...], *, stop: bool
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``model`` applied to x (up to the last of ``layers`` if ``stop``) and its features."""
         if list(layers) != sorted(set(layers)) or not layers:
             raise ValueError(f"encoder layers must be distinct and ascending, got {layers}")
         if layers[0] < 0 or layers[-1] >= self.n_encoder_layers:
@@ -150,14 +172,20 @@ class ResnetGenerator(nn.Module):
                 f"encoder layers {layers} outside 0..{self.n_encoder_layers - 1} for a generator "
                 f"with {self.settings.n_blocks} residual blocks"
             )
+        overwritten = [i for i in layers if getattr(self.model[i + 1], "inplace", False)]
+        if overwritten:
+            raise ValueError(
+                f"encoder layers {overwritten} are overwritten by the in-place ReLU after them; "
+                "take the ReLU's output (the next layer) instead"
+            )
         feats = []
         for i, layer in enumerate(self.model):
             x = layer(x)
             if i in layers:
                 feats.append(x)
-            if i == layers[-1]:
+            if stop and i == layers[-1]:
                 break
-        return feats
+        return x, feats
 
 
 def patchgan_output_size(size: int, n_layers: int) -> int:

@@ -253,9 +253,12 @@ def build_training(
     ).to(device)
     if settings.channels_last and settings.dims == 2:
         model = model.to(memory_format=torch.channels_last)
-    if settings.compile:
+    if settings.compile:  # in place: state_dict keys, hence checkpoints, are unchanged
         for module in (*model.generators(), *model.discriminators()):
-            module.compile()  # in place: state_dict keys, hence checkpoints, are unchanged
+            module.compile()
+        for generator in model.generators():  # the translation and PatchNCE query passes
+            generator.forward_and_encode = torch.compile(generator.forward_and_encode)
+            generator.encode = torch.compile(generator.encode)
     fused = device.type == "cuda"
     groups = {"g": model.generators(), "d": model.discriminators(), "f": model.heads()}
     optimisers = {
@@ -292,14 +295,13 @@ def train_step(
     """
     autocast = functools.partial(_autocast, settings, real_exp.device.type)  # fresh per use
     with autocast():
-        fake_sim = model.g_exp2sim(real_exp)
-        fake_exp = model.g_sim2exp(real_sim)
+        translations = model.translate(real_exp, real_sim)
     for d in model.discriminators():
         d.requires_grad_(True)
     optimisers["d"].zero_grad(set_to_none=True)
     with autocast():
         d_losses = model.discriminator_loss(
-            real_exp, real_sim, fake_exp, fake_sim,
+            real_exp, real_sim, translations.fake_exp, translations.fake_sim,
             weights=settings.loss_weights, gan_mode=settings.gan_mode,
         )  # fmt: skip
     d_losses["d_total"].backward()
@@ -310,7 +312,7 @@ def train_step(
     optimisers["f"].zero_grad(set_to_none=True)
     with autocast():
         g_losses = model.generator_loss(
-            real_exp, real_sim, fake_exp, fake_sim,
+            real_exp, real_sim, translations,
             weights=settings.loss_weights, gan_mode=settings.gan_mode,
             num_patches=settings.num_patches, temperature=settings.nce_t,
         )  # fmt: skip
