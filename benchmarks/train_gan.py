@@ -2,7 +2,7 @@
 
     python benchmarks/train_gan.py [--device cpu|cuda] [--batch-sizes 1 4 8]
                                    [--variants fp32 bf16+channels_last ...] [--seconds 3]
-                                   [--budget 600] [--threads N] [--no-cpu]
+                                   [--budget 600] [--threads N] [--no-cpu] [--profile 20]
 
 Training rows: paper architecture (ngf 64, 9 blocks, ndf 64, 256 patches), 256 x 256 crops, one
 full DCLGAN step (both discriminators, both generators, identity and PatchNCE passes, the heads)
@@ -14,6 +14,8 @@ maxrss). A variant joins tokens with "+": fp32 or bf16 (autocast), channels_last
 (torch.compile of the networks), cudnn_benchmark (cuDNN picks its fastest convolution). Timing
 runs ``--seconds`` of steps after two warm-up steps (compilation happens there) and synchronises
 the device before reading the clock. Rows start only while ``--budget`` seconds have not passed.
+``--profile N`` then prints the N operators with the most self time (device time on CUDA) over
+three steps of the fastest row's set-up.
 
 CPU rows (unless --no-cpu): demo-size training (the `gan` section of config/demo.yaml) and the
 time of exp2sim with a paper-size generator on one 240 x 400 spectrum; goal <= 3 s on 2 cores.
@@ -67,6 +69,13 @@ def parse_variant(variant: str) -> dict:
     }
 
 
+def paper_settings(variant: str, batch_size: int) -> GanSettings:
+    """Paper-architecture GanSettings of ``variant``; sets cuDNN's benchmark mode to match it."""
+    options = parse_variant(variant)
+    torch.backends.cudnn.benchmark = options.pop("cudnn_benchmark")
+    return dataclasses.replace(PAPER, batch_size=batch_size, **options)
+
+
 def cpu_rss_mib() -> float:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / (2**20 if sys.platform == "darwin" else 2**10)
@@ -75,6 +84,39 @@ def cpu_rss_mib() -> float:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def random_batches(settings: GanSettings, device: torch.device) -> list[tuple]:
+    """Four (exp, sim) pairs of random crops in [-1, 1]; steps rotate among them, as in training."""
+    layout = torch.channels_last if settings.channels_last else torch.contiguous_format
+    shape = (settings.batch_size, 1) + (settings.crop_size,) * settings.dims
+    return [
+        tuple(
+            (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=layout)
+            for _ in range(2)
+        )
+        for _ in range(4)
+    ]
+
+
+def profile_steps(settings: GanSettings, device: torch.device, top: int) -> str:
+    """torch.profiler table of the ``top`` operators by self time (on CUDA: device time) over
+    three steps after two warm-up steps: where a step's time goes."""
+    torch.manual_seed(0)
+    model, optimisers, _ = build_training(settings, device)
+    batches = random_batches(settings, device)
+    for real_exp, real_sim in batches[:2]:
+        train_step(model, optimisers, real_exp, real_sim, settings)
+    synchronize(device)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for real_exp, real_sim in batches[1:]:
+            train_step(model, optimisers, real_exp, real_sim, settings)
+        synchronize(device)
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60)
 
 
 def time_training(
@@ -86,15 +128,7 @@ def time_training(
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     model, optimisers, _ = build_training(settings, device)
-    layout = torch.channels_last if settings.channels_last else torch.contiguous_format
-    shape = (settings.batch_size, 1) + (settings.crop_size,) * settings.dims
-    batches = [  # rotate among a few inputs, as training does
-        tuple(
-            (torch.rand(shape, device=device) * 2 - 1).contiguous(memory_format=layout)
-            for _ in range(2)
-        )
-        for _ in range(4)
-    ]
+    batches = random_batches(settings, device)
     for real_exp, real_sim in batches[:2]:
         train_step(model, optimisers, real_exp, real_sim, settings)
     synchronize(device)
@@ -155,8 +189,13 @@ def main() -> None:
         "--threads", type=int, default=0, help="CPU threads (0: torch's default); 1 on a busy host"
     )
     parser.add_argument("--no-cpu", action="store_true", help="skip the CPU demo and inference")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="after the rows, the N operators taking most time in the fastest row's set-up",
+    )  # fmt: skip
     args = parser.parse_args()
-    variants = {v: parse_variant(v) for v in args.variants}
+    for variant in args.variants:  # unknown tokens stop here, before any work
+        parse_variant(variant)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -172,14 +211,12 @@ def main() -> None:
         seconds = time_inference()
         print(f"inference exp2sim, paper generator, 240x400 spectrum, cpu: {seconds:.2f} s")
     began, rows = time.perf_counter(), []
-    for variant, parsed in variants.items():
-        options = dict(parsed)
-        torch.backends.cudnn.benchmark = options.pop("cudnn_benchmark")
+    for variant in args.variants:
         for batch_size in args.batch_sizes:
             if time.perf_counter() - began > args.budget:
                 print(f"{variant} batch {batch_size}: skipped, --budget {args.budget:.0f} s spent")
                 continue
-            settings = dataclasses.replace(PAPER, batch_size=batch_size, **options)
+            settings = paper_settings(variant, batch_size)
             try:
                 rows.append(time_training(settings, device, args.seconds, variant))
             except torch.OutOfMemoryError:
@@ -189,6 +226,10 @@ def main() -> None:
     if rows:
         best = max(rows, key=lambda t: t.images_per_s)
         print(f"\npaper architecture, 256x256 crops, {device} ({name}); fastest:\n{describe(best)}")
+        if args.profile > 0:
+            settings = paper_settings(best.variant, best.batch_size)
+            print("\nwhere three steps of that set-up spend their time:")
+            print(profile_steps(settings, device, args.profile))
 
 
 if __name__ == "__main__":
