@@ -9,6 +9,7 @@ import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_checkpoint, load_generator
+from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.pipeline import (
     QUALITY_COLUMNS,
     SELECTION_COLUMNS,
@@ -60,6 +61,29 @@ def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
     assert (settings.ngf, settings.seed) == (8, 3)
     with pytest.raises(ValueError, match=r"unknown gan key\(s\) \['ngff'\]"):
         gan_settings({"ngff": 8}, 0)
+
+
+@pytest.mark.parametrize(
+    ("section", "idt", "cycle"),
+    [
+        ({}, 2.0, 0.0),
+        ({"loss_weights": "authors_released"}, 1.0, 0.0),
+        ({"identity_weight": None}, 2.0, 0.0),
+        ({"identity_weight": 0, "cycle_weight": 3}, 0.0, 3.0),
+        ({"loss_weights": "authors_released", "identity_weight": 0.5}, 0.5, 0.0),
+    ],
+)
+def test_gan_settings_override_the_preset_weights_they_name(section, idt, cycle):
+    weights = gan_settings(section, 0).loss_weights
+    assert (weights.idt, weights.cycle) == (idt, cycle)
+    preset = LOSS_WEIGHT_PRESETS[section.get("loss_weights", "paper_text")]
+    assert (weights.gan, weights.nce, weights.aux) == (preset.gan, preset.nce, preset.aux)
+
+
+@pytest.mark.parametrize("key", ["identity_weight", "cycle_weight"])
+def test_gan_settings_refuse_a_negative_weight(key):
+    with pytest.raises(ValueError, match=f"gan.{key} must be >= 0"):
+        gan_settings({key: -1}, 0)
 
 
 def test_spectra_for_prefers_spectra_then_the_direction_domain(files):

@@ -57,9 +57,13 @@ def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSet
     weights = values.pop("loss_weights", "paper_text")
     if weights not in LOSS_WEIGHT_PRESETS:
         raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
+    preset = LOSS_WEIGHT_PRESETS[weights]
     cycle = float(values.pop("cycle_weight", 0.0))
-    if not cycle >= 0:
-        raise ValueError(f"gan.cycle_weight must be >= 0, got {cycle}")
+    identity = values.pop("identity_weight", None)
+    identity = preset.idt if identity is None else float(identity)
+    for key, value in (("cycle_weight", cycle), ("identity_weight", identity)):
+        if not value >= 0:
+            raise ValueError(f"gan.{key} must be >= 0, got {value}")
     names = {f.name for f in dataclasses.fields(GanSettings)}
     unknown = sorted(set(values) - names)
     if unknown:
@@ -69,7 +73,7 @@ def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSet
         **values,
         dims=dims,
         seed=seed,
-        loss_weights=dataclasses.replace(LOSS_WEIGHT_PRESETS[weights], cycle=cycle),
+        loss_weights=dataclasses.replace(preset, cycle=cycle, idt=identity),
     )
     settings.validate()
     n_layers = GENERATORS[settings.generator](settings.generator_settings()).n_encoder_layers
