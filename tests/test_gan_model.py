@@ -43,14 +43,32 @@ def _generator_terms(model_and_crops, weights):
             dataclasses.replace(PAPER_TEXT, cycle=3.0),
             lambda t: t["g_gan"] + 4 * t["g_nce"] + 2 * t["g_idt"] + t["g_aux"] + 3 * t["g_cyc"],
         ),
+        (
+            dataclasses.replace(PAPER_TEXT, idt=0.0),
+            lambda t: t["g_gan"] + 4 * t["g_nce"] + t["g_aux"],
+        ),
     ],
-    ids=["paper_text", "authors_released", "paper_text+cycle"],
+    ids=["paper_text", "authors_released", "paper_text+cycle", "paper_text-identity"],
 )
 def test_generator_total_is_the_weighted_sum_of_its_terms(model_and_crops, weights, total):
     terms = _generator_terms(model_and_crops, weights)
     assert all(float(terms[k]) > 0 for k in ("g_gan", "g_nce", "g_idt", "g_aux"))
     assert (float(terms["g_cyc"]) > 0) == (weights.cycle > 0)
     torch.testing.assert_close(terms["g_total"], total(terms))
+
+
+@pytest.mark.parametrize(("idt", "graph"), [(0.0, False), (2.0, True)])
+def test_the_identity_term_takes_gradient_only_when_weighted(model_and_crops, idt, graph):
+    """Weight 0 (the demo) logs the term but builds no graph for it, so nothing backpropagates."""
+    model, real_exp, real_sim, translations = model_and_crops
+    terms = model.generator_loss(
+        real_exp, real_sim, translations,
+        weights=dataclasses.replace(PAPER_TEXT, idt=idt), gan_mode="lsgan", num_patches=8,
+        temperature=0.07,
+    )  # fmt: skip
+    assert float(terms["g_idt"].detach()) > 0
+    assert terms["g_idt"].requires_grad is graph
+    assert terms["g_total"].requires_grad
 
 
 def test_discriminator_total_adds_the_weighted_auxiliary_term(model_and_crops):

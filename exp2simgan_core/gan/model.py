@@ -151,10 +151,12 @@ class DualGan(nn.Module):
             fake_exp, num_patches, temperature,
         )  # fmt: skip
         nce = 0.5 * (nce_1 + nce_2)
-        idt = 0.5 * (
-            identity_loss(self.g_exp2sim(real_sim), real_sim)
-            + identity_loss(self.g_sim2exp(real_exp), real_exp)
-        )
+        with torch.set_grad_enabled(torch.is_grad_enabled() and weights.idt > 0):
+            # weight 0: logged only, so no graph (the demo's weights are the same either way)
+            idt = 0.5 * (
+                identity_loss(self.g_exp2sim(real_sim), real_sim)
+                + identity_loss(self.g_sim2exp(real_exp), real_exp)
+            )
         total = weights.gan * gan + weights.nce * nce + weights.idt * idt
         cyc = torch.zeros((), device=real_exp.device)
         if weights.cycle > 0:
