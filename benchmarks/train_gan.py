@@ -33,15 +33,18 @@ from pathlib import Path
 import torch
 
 from exp2simgan_core.config import load_config_file
+from exp2simgan_core.dataset import INTENSITY_RULE
+from exp2simgan_core.gan.checkpoint import DataScaling
 from exp2simgan_core.gan.networks import ResnetGenerator, translate_full
 from exp2simgan_core.gan.pipeline import gan_settings
-from exp2simgan_core.gan.train import GanSettings, build_training, train_step
+from exp2simgan_core.gan.train import GanSettings, build_training, low_pass_fidelity, train_step
 
 PAPER = GanSettings()  # ngf 64, 9 blocks, ndf 64, 256 x 256 crops, 256 patches
 DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
 SPECTRUM_SHAPE = (240, 400)  # the paper layout: rows Ei x H, columns energy bin x K
 AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200
 TOKENS = ("fp32", "bf16", "channels_last", "compile", "cudnn_benchmark")
+UNIT_SCALING = DataScaling(1.0, 1.0, INTENSITY_RULE)  # random crops: one scale for both domains
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,16 +107,17 @@ def profile_steps(settings: GanSettings, device: torch.device, top: int) -> str:
     three steps after two warm-up steps: where a step's time goes."""
     torch.manual_seed(0)
     model, optimisers, _ = build_training(settings, device)
+    lowpass = low_pass_fidelity(settings, UNIT_SCALING)
     batches = random_batches(settings, device)
     for real_exp, real_sim in batches[:2]:
-        train_step(model, optimisers, real_exp, real_sim, settings)
+        train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
     synchronize(device)
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=activities) as prof:
         for real_exp, real_sim in batches[1:]:
-            train_step(model, optimisers, real_exp, real_sim, settings)
+            train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
         synchronize(device)
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60)
@@ -128,21 +132,22 @@ def time_training(
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     model, optimisers, _ = build_training(settings, device)
+    lowpass = low_pass_fidelity(settings, UNIT_SCALING)
     batches = random_batches(settings, device)
     for real_exp, real_sim in batches[:2]:
-        train_step(model, optimisers, real_exp, real_sim, settings)
+        train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
     synchronize(device)
     setup_peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    train_step(model, optimisers, *batches[2], settings)
+    train_step(model, optimisers, *batches[2], settings, lowpass)
     synchronize(device)
     one = time.perf_counter() - start
     steps = max(3, int(seconds / max(one, 1e-3)))
     start = time.perf_counter()
     for i in range(steps):
-        train_step(model, optimisers, *batches[i % len(batches)], settings)
+        train_step(model, optimisers, *batches[i % len(batches)], settings, lowpass)
     synchronize(device)
     elapsed = time.perf_counter() - start
     if device.type == "cuda":

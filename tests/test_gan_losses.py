@@ -13,7 +13,9 @@ from exp2simgan_core.gan.losses import (
     NCE_DIAGONAL_FILL,
     PAPER_TEXT,
     LossWeights,
+    LowPassFidelity,
     auxiliary_loss,
+    gaussian_lowpass,
     hinge_loss,
     identity_loss,
     lsgan_loss,
@@ -125,3 +127,55 @@ def test_weight_presets():
     assert not AUTHORS_RELEASED.aux_in_generator
     assert LossWeights() == PAPER_TEXT
     assert set(LOSS_WEIGHT_PRESETS.values()) == {PAPER_TEXT, AUTHORS_RELEASED}
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 20), (2, 3, 20, 24), (1, 1, 14, 15, 16)])
+def test_gaussian_lowpass_keeps_constants_and_the_total_of_a_peak(shape):
+    """Reflect padding keeps a constant image; a unit kernel keeps an interior peak's weight
+    and spreads it by sigma along every axis."""
+    constant = torch.full(shape, 0.3)
+    torch.testing.assert_close(gaussian_lowpass(constant, 1.5), constant)
+    peak = torch.zeros(shape)
+    centre = tuple(n // 2 for n in shape[2:])
+    peak[(..., *centre)] = 1.0
+    out = gaussian_lowpass(peak, 1.5)
+    assert out.shape == peak.shape
+    torch.testing.assert_close(out.sum(), peak.sum())
+    line = out[(0, 0, *centre[:-1])]  # along the last axis through the peak
+    x = torch.arange(shape[-1], dtype=torch.float32) - centre[-1]
+    variance = float((line * x**2).sum() / line.sum())
+    assert math.sqrt(variance) == pytest.approx(1.5, rel=0.05)
+
+
+def test_gaussian_lowpass_rejects_a_kernel_wider_than_the_image():
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_lowpass(torch.zeros(1, 1, 8, 8), 0.0)
+    with pytest.raises(ValueError, match="needs every axis > 6"):
+        gaussian_lowpass(torch.zeros(1, 1, 6, 30), 2.0)
+
+
+def test_low_pass_fidelity_compares_in_one_intensity_unit():
+    """A translation that keeps its input's intensities costs nothing once both are in one unit;
+    moving intensity further than sigma costs, detail finer than sigma costs little."""
+    ratio = 0.5  # convolved_max / unconvolved_max
+    fidelity = LowPassFidelity(sigma=2.0, convolved_per_unconvolved=ratio)
+    torch.manual_seed(0)
+    intensity = torch.rand(2, 1, 32, 32)  # in units of unconvolved_max / 2
+    as_sim = intensity - 1.0  # scaled by unconvolved_max
+    as_exp = intensity / ratio - 1.0  # the same intensities scaled by convolved_max
+    assert fidelity(as_sim, as_exp, "exp2sim").item() == pytest.approx(0.0, abs=1e-6)
+    assert fidelity(as_exp, as_sim, "sim2exp").item() == pytest.approx(0.0, abs=1e-6)
+    shifted = torch.roll(as_sim, 16, dims=-1)  # intensity moved by 16 pixels
+    checkerboard = as_sim + 0.2 * (-1.0) ** (torch.arange(32)[:, None] + torch.arange(32))
+    moved = fidelity(shifted, as_exp, "exp2sim").item()
+    assert moved > 0.05
+    assert fidelity(checkerboard, as_exp, "exp2sim").item() < 0.05 * moved
+    with pytest.raises(ValueError, match="direction"):
+        fidelity(as_sim, as_exp, "sideways")
+
+
+def test_low_pass_fidelity_is_float32_under_bf16_autocast():
+    fidelity = LowPassFidelity(sigma=1.0, convolved_per_unconvolved=1.0)
+    x = torch.rand(1, 1, 12, 12, dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fidelity(x, x * 0.5, "exp2sim").dtype == torch.float32

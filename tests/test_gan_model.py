@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from exp2simgan_core.gan.losses import AUTHORS_RELEASED, PAPER_TEXT
+from exp2simgan_core.gan.losses import AUTHORS_RELEASED, PAPER_TEXT, LowPassFidelity
 from exp2simgan_core.gan.model import DualGan
 from exp2simgan_core.gan.networks import DiscriminatorSettings, GeneratorSettings
 
@@ -24,13 +24,16 @@ def model_and_crops():
         return model, real_exp, real_sim, model.translate(real_exp, real_sim)
 
 
+LOWPASS = LowPassFidelity(sigma=1.5, convolved_per_unconvolved=0.7)
+
+
 def _generator_terms(model_and_crops, weights):
     model, real_exp, real_sim, translations = model_and_crops
     torch.manual_seed(1)  # the same patch positions for every call
     with torch.no_grad():
         return model.generator_loss(
             real_exp, real_sim, translations,
-            weights=weights, gan_mode="lsgan", num_patches=8, temperature=0.07,
+            weights=weights, gan_mode="lsgan", num_patches=8, temperature=0.07, lowpass=LOWPASS,
         )  # fmt: skip
 
 
@@ -47,14 +50,29 @@ def _generator_terms(model_and_crops, weights):
             dataclasses.replace(PAPER_TEXT, idt=0.0),
             lambda t: t["g_gan"] + 4 * t["g_nce"] + t["g_aux"],
         ),
+        (
+            dataclasses.replace(PAPER_TEXT, idt=0.0, lowpass=10.0),
+            lambda t: t["g_gan"] + 4 * t["g_nce"] + t["g_aux"] + 10 * t["g_lowpass"],
+        ),
     ],
-    ids=["paper_text", "authors_released", "paper_text+cycle", "paper_text-identity"],
+    ids=["paper_text", "authors_released", "paper_text+cycle", "paper_text-identity", "demo"],
 )
 def test_generator_total_is_the_weighted_sum_of_its_terms(model_and_crops, weights, total):
     terms = _generator_terms(model_and_crops, weights)
     assert all(float(terms[k]) > 0 for k in ("g_gan", "g_nce", "g_idt", "g_aux"))
     assert (float(terms["g_cyc"]) > 0) == (weights.cycle > 0)
+    assert (float(terms["g_lowpass"]) > 0) == (weights.lowpass > 0)
     torch.testing.assert_close(terms["g_total"], total(terms))
+
+
+def test_a_weighted_low_pass_term_needs_its_settings(model_and_crops):
+    model, real_exp, real_sim, translations = model_and_crops
+    with pytest.raises(ValueError, match="LowPassFidelity"):
+        model.generator_loss(
+            real_exp, real_sim, translations,
+            weights=dataclasses.replace(PAPER_TEXT, lowpass=1.0), gan_mode="lsgan",
+            num_patches=8, temperature=0.07,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize(("idt", "graph"), [(0.0, False), (2.0, True)])

@@ -64,26 +64,33 @@ def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
 
 
 @pytest.mark.parametrize(
-    ("section", "idt", "cycle"),
+    ("section", "idt", "cycle", "lowpass"),
     [
-        ({}, 2.0, 0.0),
-        ({"loss_weights": "authors_released"}, 1.0, 0.0),
-        ({"identity_weight": None}, 2.0, 0.0),
-        ({"identity_weight": 0, "cycle_weight": 3}, 0.0, 3.0),
-        ({"loss_weights": "authors_released", "identity_weight": 0.5}, 0.5, 0.0),
+        ({}, 2.0, 0.0, 0.0),
+        ({"loss_weights": "authors_released"}, 1.0, 0.0, 0.0),
+        ({"identity_weight": None}, 2.0, 0.0, 0.0),
+        ({"identity_weight": 0, "cycle_weight": 3}, 0.0, 3.0, 0.0),
+        ({"loss_weights": "authors_released", "identity_weight": 0.5}, 0.5, 0.0, 0.0),
+        ({"identity_weight": 0, "lowpass_weight": 10}, 0.0, 0.0, 10.0),
     ],
 )
-def test_gan_settings_override_the_preset_weights_they_name(section, idt, cycle):
+def test_gan_settings_override_the_preset_weights_they_name(section, idt, cycle, lowpass):
     weights = gan_settings(section, 0).loss_weights
-    assert (weights.idt, weights.cycle) == (idt, cycle)
+    assert (weights.idt, weights.cycle, weights.lowpass) == (idt, cycle, lowpass)
     preset = LOSS_WEIGHT_PRESETS[section.get("loss_weights", "paper_text")]
     assert (weights.gan, weights.nce, weights.aux) == (preset.gan, preset.nce, preset.aux)
 
 
-@pytest.mark.parametrize("key", ["identity_weight", "cycle_weight"])
+@pytest.mark.parametrize("key", ["identity_weight", "cycle_weight", "lowpass_weight"])
 def test_gan_settings_refuse_a_negative_weight(key):
     with pytest.raises(ValueError, match=f"gan.{key} must be >= 0"):
         gan_settings({key: -1}, 0)
+
+
+@pytest.mark.parametrize("sigma", [0, 16, -1])
+def test_gan_settings_refuse_a_low_pass_wider_than_the_crop(sigma):
+    with pytest.raises(ValueError, match="lowpass_sigma"):
+        gan_settings({"crop_size": 48, "lowpass_sigma": sigma}, 0)
 
 
 def test_spectra_for_prefers_spectra_then_the_direction_domain(files):

@@ -153,20 +153,21 @@ def test_load_generator_checks_dims_and_architecture(patches, tmp_path):
         load_generator(older, "exp2sim")
 
 
-def test_the_cycle_term_is_logged_and_weighted(patches, tmp_path):
+@pytest.mark.parametrize(("weight", "column"), [("cycle", "g_cyc"), ("lowpass", "g_lowpass")])
+def test_an_optional_term_is_logged_and_weighted(patches, tmp_path, weight, column):
     plain = train(TINY, *patches, tmp_path / "plain", progress=False, stop_after=2)
-    cycled = dataclasses.replace(
-        TINY, loss_weights=dataclasses.replace(TINY.loss_weights, cycle=10.0)
+    weighted = dataclasses.replace(
+        TINY, loss_weights=dataclasses.replace(TINY.loss_weights, **{weight: 10.0})
     )
-    train(cycled, *patches, tmp_path / "cycle", progress=False, stop_after=2)
+    train(weighted, *patches, tmp_path / weight, progress=False, stop_after=2)
     logs = {}
-    for name in ("plain", "cycle"):
+    for name in ("plain", weight):
         with (tmp_path / name / LOSS_LOG).open(newline="") as f:
             logs[name] = list(csv.DictReader(f))
-    assert all(float(r["g_cyc"]) == 0.0 for r in logs["plain"])  # not computed at weight 0
-    first = logs["cycle"][0]  # same networks and crops at iteration 1: only the cycle term differs
-    assert float(first["g_cyc"]) > 0
-    expected = float(logs["plain"][0]["g_total"]) + 10.0 * float(first["g_cyc"])
+    assert all(float(r[column]) == 0.0 for r in logs["plain"])  # not computed at weight 0
+    first = logs[weight][0]  # same networks and crops at iteration 1: only this term differs
+    assert float(first[column]) > 0
+    expected = float(logs["plain"][0]["g_total"]) + 10.0 * float(first[column])
     assert float(first["g_total"]) == pytest.approx(expected, rel=1e-5)
     assert plain.iteration == 2
 

@@ -1,5 +1,5 @@
 """Exp2SimGAN loss terms: adversarial (LSGAN or hinge), PatchNCE, identity and cycle L1,
-auxiliary MSE.
+auxiliary MSE, low-pass fidelity.
 
 Discriminator outputs are (B, 2, *P) score maps (``PatchGanDiscriminator``): channel 0 is the
 real/fake score used by the adversarial loss, channel 1 the auxiliary domain-class score. All losses
@@ -8,6 +8,7 @@ return a 0-d float tensor, averaged over every element they see.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +30,8 @@ class LossWeights:
     classify its output as that domain). ``cycle`` (not in the paper, 0 there) weights CycleGAN's
     cycle consistency, the L1 distance between each real crop and its translation translated back:
     the Sim2Exp generator then acts as the learned forward (resolution) model that Exp2Sim's
-    output must reproduce its input through.
+    output must reproduce its input through. ``lowpass`` (not in the paper, 0 there) weights
+    ``LowPassFidelity``.
     """
 
     gan: float = 1.0
@@ -38,6 +40,7 @@ class LossWeights:
     aux: float = 1.0
     aux_in_generator: bool = True
     cycle: float = 0.0
+    lowpass: float = 0.0
 
 
 PAPER_TEXT = LossWeights()  # GAN : NCE : IDT : AUX = 1 : 4 : 2 : 1, as written in the paper
@@ -132,3 +135,59 @@ def _patch_nce(
     logits = torch.cat((l_pos, l_neg), dim=1) / temperature  # (N, 1 + n)
     target = torch.zeros(n_total, dtype=torch.long, device=feat_q.device)
     return F.cross_entropy(logits, target)
+
+
+def gaussian_lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (B, C, *S) along every spatial axis; ``sigma`` in pixels.
+
+    Separable kernel truncated at 3 sigma, normalised to sum 1, reflect padding (so a constant
+    image is unchanged). Raises ValueError if sigma <= 0 or the kernel radius reaches an axis'
+    length.
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    radius = max(1, math.ceil(3 * sigma))
+    spatial = x.shape[2:]
+    if min(spatial) <= radius:
+        raise ValueError(f"a low-pass of sigma {sigma} needs every axis > {radius}, got {spatial}")
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels, dims = x.shape[1], len(spatial)
+    conv = (F.conv1d, F.conv2d, F.conv3d)[dims - 1]
+    x = F.pad(x, (radius,) * (2 * dims), mode="reflect")
+    for axis in reversed(range(dims)):
+        shape = [1] * dims
+        shape[axis] = -1
+        x = conv(x, kernel.view(1, 1, *shape).expand(channels, 1, *shape), groups=channels)
+    return x
+
+
+@dataclass(frozen=True)
+class LowPassFidelity:
+    """L1 distance between the Gaussian low-pass of a translation and that of its input.
+
+    Resolution broadening moves intensity over about its own width; the term asks a generator not
+    to move it further, leaving the adversarial and PatchNCE terms the scales below ``sigma``
+    (pixels), as frequency separation does for unpaired super-resolution (Fritsche, Gu and
+    Timofte, ICCVW 2019). Both images are compared in one intensity unit: each generator's input
+    and output are scaled to [-1, 1] by their own domain's maximum (``DataScaling``), so
+    ``convolved_per_unconvolved`` (convolved_max / unconvolved_max) converts between them. The
+    loss is in the output domain's scaled units.
+    """
+
+    sigma: float
+    convolved_per_unconvolved: float
+
+    def __call__(self, output: torch.Tensor, source: torch.Tensor, direction: str) -> torch.Tensor:
+        """``output`` = generator(``source``), both (B, 1, *S) in [-1, 1]; ``direction`` is
+        "exp2sim" (source convolved) or "sim2exp". Computed in float32 even under autocast."""
+        if direction not in ("exp2sim", "sim2exp"):
+            raise ValueError(f"direction must be 'exp2sim' or 'sim2exp', got {direction!r}")
+        dtype = torch.promote_types(output.dtype, torch.float32)
+        with torch.autocast(output.device.type, enabled=False):
+            out = gaussian_lowpass(output.to(dtype), self.sigma) + 1.0
+            src = gaussian_lowpass(source.to(dtype), self.sigma) + 1.0
+            ratio = self.convolved_per_unconvolved
+            src = src * ratio if direction == "exp2sim" else src / ratio
+            return (out - src).abs().mean()

@@ -25,6 +25,7 @@ from torch import nn
 from exp2simgan_core.gan.losses import (
     ADVERSARIAL_LOSSES,
     LossWeights,
+    LowPassFidelity,
     auxiliary_loss,
     identity_loss,
     patch_nce_loss,
@@ -39,7 +40,7 @@ from exp2simgan_core.gan.networks import (
     ResnetGenerator,
 )
 
-GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_cyc", "g_aux", "g_total")
+GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_cyc", "g_lowpass", "g_aux", "g_total")
 DISCRIMINATOR_LOSS_TERMS = ("d_gan", "d_aux", "d_total")
 
 
@@ -132,8 +133,12 @@ class DualGan(nn.Module):
         gan_mode: str,
         num_patches: int,
         temperature: float,
+        lowpass: LowPassFidelity | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Generator objective, each term the mean of both directions; keys GENERATOR_LOSS_TERMS."""
+        """Generator objective, each term the mean of both directions; keys GENERATOR_LOSS_TERMS.
+
+        ``lowpass`` is needed when ``weights.lowpass`` > 0 (ValueError otherwise).
+        """
         adversarial = ADVERSARIAL_LOSSES[gan_mode]
         fake_sim, fake_exp = translations.fake_sim, translations.fake_exp
         out_sim, out_exp = self.d_sim(fake_sim), self.d_exp(fake_exp)
@@ -167,8 +172,17 @@ class DualGan(nn.Module):
             total = total + weights.cycle * cyc
         if weights.aux_in_generator:
             total = total + weights.aux * aux
+        low = torch.zeros((), device=real_exp.device)
+        if weights.lowpass > 0:
+            if lowpass is None:
+                raise ValueError("weights.lowpass > 0 needs a LowPassFidelity")
+            low = 0.5 * (
+                lowpass(fake_sim, real_exp, "exp2sim") + lowpass(fake_exp, real_sim, "sim2exp")
+            )
+            total = total + weights.lowpass * low
         return {
-            "g_gan": gan, "g_nce": nce, "g_idt": idt, "g_cyc": cyc, "g_aux": aux, "g_total": total
+            "g_gan": gan, "g_nce": nce, "g_idt": idt, "g_cyc": cyc, "g_lowpass": low, "g_aux": aux,
+            "g_total": total,
         }  # fmt: skip
 
     def discriminator_loss(

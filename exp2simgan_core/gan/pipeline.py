@@ -59,9 +59,12 @@ def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSet
         raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
     preset = LOSS_WEIGHT_PRESETS[weights]
     cycle = float(values.pop("cycle_weight", 0.0))
+    lowpass = float(values.pop("lowpass_weight", 0.0))
     identity = values.pop("identity_weight", None)
     identity = preset.idt if identity is None else float(identity)
-    for key, value in (("cycle_weight", cycle), ("identity_weight", identity)):
+    for key, value in (
+        ("cycle_weight", cycle), ("identity_weight", identity), ("lowpass_weight", lowpass)
+    ):  # fmt: skip
         if not value >= 0:
             raise ValueError(f"gan.{key} must be >= 0, got {value}")
     names = {f.name for f in dataclasses.fields(GanSettings)}
@@ -73,7 +76,7 @@ def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSet
         **values,
         dims=dims,
         seed=seed,
-        loss_weights=dataclasses.replace(preset, cycle=cycle, idt=identity),
+        loss_weights=dataclasses.replace(preset, cycle=cycle, idt=identity, lowpass=lowpass),
     )
     settings.validate()
     n_layers = GENERATORS[settings.generator](settings.generator_settings()).n_encoder_layers

@@ -39,7 +39,12 @@ from exp2simgan_core.gan.checkpoint import (
     read_checkpoint,
     save_atomically,
 )
-from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, PAPER_TEXT, LossWeights
+from exp2simgan_core.gan.losses import (
+    ADVERSARIAL_LOSSES,
+    PAPER_TEXT,
+    LossWeights,
+    LowPassFidelity,
+)
 from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
 from exp2simgan_core.gan.networks import (
     SIZE_MULTIPLE,
@@ -88,6 +93,7 @@ class GanSettings:
     precision: str = "fp32"  # "bf16": forward passes and losses under bfloat16 autocast
     channels_last: bool = False  # 2D only: NHWC memory layout (faster convolutions on GPUs)
     compile: bool = False  # torch.compile the generators and discriminators in place
+    lowpass_sigma: float = 2.0  # pixels; LowPassFidelity, used when loss_weights.lowpass > 0
 
     def generator_settings(self) -> GeneratorSettings:
         return GeneratorSettings(
@@ -122,6 +128,11 @@ class GanSettings:
             raise ValueError(f"precision {self.precision!r} not in {PRECISIONS}")
         if self.checkpoint_every < 1 or self.batch_size < 1:
             raise ValueError("checkpoint_every and batch_size must be positive")
+        if not (self.lowpass_sigma > 0 and math.ceil(3 * self.lowpass_sigma) < self.crop_size):
+            raise ValueError(
+                f"lowpass_sigma {self.lowpass_sigma} must be positive, its kernel radius "
+                f"(3 sigma, rounded up) below crop_size ({self.crop_size})"
+            )
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,13 @@ class TrainResult:
     iteration: int
     last_checkpoint: Path | None
     completed: bool
+
+
+def low_pass_fidelity(settings: GanSettings, scaling: DataScaling) -> LowPassFidelity | None:
+    """The low-pass fidelity term of a run on data of ``scaling``; None at weight 0."""
+    if settings.loss_weights.lowpass == 0:
+        return None
+    return LowPassFidelity(settings.lowpass_sigma, scaling.convolved_max / scaling.unconvolved_max)
 
 
 def _check_patches(name: str, patches: np.ndarray, settings: GanSettings) -> None:
@@ -288,10 +306,13 @@ def train_step(
     real_exp: torch.Tensor,
     real_sim: torch.Tensor,
     settings: GanSettings,
+    lowpass: LowPassFidelity | None = None,
 ) -> dict[str, float]:
     """One DCLGAN iteration: translate, update both discriminators, then generators and heads.
 
-    real_exp, real_sim: (B, 1, *crop) scaled to [-1, 1]. Returns every loss term as a float.
+    real_exp, real_sim: (B, 1, *crop) scaled to [-1, 1]; ``lowpass`` is needed when
+    ``settings.loss_weights.lowpass`` > 0 (``low_pass_fidelity``). Returns every loss term as a
+    float.
     """
     autocast = functools.partial(_autocast, settings, real_exp.device.type)  # fresh per use
     with autocast():
@@ -314,7 +335,7 @@ def train_step(
         g_losses = model.generator_loss(
             real_exp, real_sim, translations,
             weights=settings.loss_weights, gan_mode=settings.gan_mode,
-            num_patches=settings.num_patches, temperature=settings.nce_t,
+            num_patches=settings.num_patches, temperature=settings.nce_t, lowpass=lowpass,
         )  # fmt: skip
     g_losses["g_total"].backward()
     optimisers["g"].step()
@@ -373,6 +394,7 @@ def train(
     convolved_patches = np.asarray(convolved_patches, dtype=np.float32)
     unconvolved_patches = np.asarray(unconvolved_patches, dtype=np.float32)
     scaling = data_scaling(convolved_patches, unconvolved_patches)
+    lowpass = low_pass_fidelity(settings, scaling)
     fingerprint = data_fingerprint(convolved_patches, unconvolved_patches)
     dev = torch.device(device)
     torch.manual_seed(settings.seed)
@@ -408,7 +430,7 @@ def train(
                     (unconvolved_patches, "unconvolved"),
                 )
             )
-            losses = train_step(model, optimisers, real_exp, real_sim, settings)
+            losses = train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
             lr = optimisers["g"].param_groups[0]["lr"]
             writer.writerow(
                 [iteration, *(f"{losses[k]:.8g}" for k in LOSS_COLUMNS[1:-1]), f"{lr:.8g}"]
