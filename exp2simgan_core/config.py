@@ -159,7 +159,7 @@ def in_schema_order(config: Any, schema: Mapping[str, Any]) -> Any:
 
 VOLUME_GAN_KEYS = (
     "ngf", "ndf", "n_layers_d", "crop_size", "n_epochs_constant", "n_epochs_decay",
-    "checkpoint_every",
+    "checkpoint_every", "lowpass_weight",
 )  # fmt: skip
 
 
@@ -175,7 +175,8 @@ def volume_spectrum_config(config: Mapping[str, Any]) -> dict:
 
 
 def volume_gan_section(config: Mapping[str, Any]) -> dict:
-    """The ``gan`` section with the 3D run's widths, crop, epochs and checkpoint interval."""
+    """The ``gan`` section with the 3D run's widths, crop, epochs, checkpoint interval and low-pass
+    weight."""
     return {**config["gan"], **{k: config["volume"][k] for k in VOLUME_GAN_KEYS}}
 
 

@@ -18,7 +18,9 @@ from exp2simgan_core.config import (
     load_schema,
     merged,
     spectrum_settings,
+    volume_gan_section,
 )
+from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.simulate import SimulationSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,13 @@ def test_presets_are_valid_and_build_settings(name):
     settings = spectrum_settings(config)
     assert settings.layout.shape[0] >= config["patches"]["size"]
     assert config["preset"] == ("paper" if name == "config" else name)
+
+
+def test_the_3d_gan_takes_its_own_low_pass_weight():
+    config = with_defaults(preset("demo"))
+    assert gan_settings(config["gan"], 0).loss_weights.lowpass == 10
+    volume = gan_settings(volume_gan_section(config), 0, dims=3)
+    assert (volume.loss_weights.lowpass, volume.crop_size) == (0, config["volume"]["crop_size"])
 
 
 def test_paper_preset_is_the_schema_defaults_and_the_code_defaults():
