@@ -2,6 +2,7 @@
 real run of the smoke preset whose outputs are checked for content."""
 
 import copy
+import csv
 import json
 import math
 import os
@@ -224,6 +225,21 @@ def test_smoke_patches(smoke_run):
         np.testing.assert_allclose(d["unconvolved"][k], np.nan_to_num(crop, nan=0.0), rtol=1e-6)
     assert patches.attrs["seed"] == config["seed"] and patches.attrs["size"] == size
     assert patches.attrs["intensity"] == INTENSITY_RULE
+
+
+@pytest.mark.slow
+def test_smoke_gan_runs_weight_the_low_pass_term_of_their_own_section(smoke_run):
+    workdir, config, _, _ = smoke_run
+    for run, weight in (
+        ("gan2d", config["gan"]["lowpass_weight"]),
+        ("gan3d", config["volume"]["lowpass_weight"]),
+    ):
+        assert weight > 0  # the smoke preset exercises the term in both GANs
+        with (workdir / "results" / "smoke" / run / "losses.csv").open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert rows and all(float(r["g_lowpass"]) > 0 for r in rows)
+        state = torch.load(workdir / "results" / "smoke" / run / "final.pt", weights_only=True)
+        assert state["settings"]["loss_weights"]["lowpass"] == weight
 
 
 @pytest.mark.slow
