@@ -19,6 +19,8 @@ from exp2simgan_core.io import check_writable, read_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 
 Path_ = str | Path
+ENERGY_CUTS = 3  # cuts per class in the energy-cut figure
+CUT_LABELS = {"gan": "GAN-deconvolved", "richardson_lucy": "Richardson-Lucy", "wiener": "Wiener"}
 ZONE_NOTE = (
     "Shaded zones: thresholds for sets of the full draw size; a smaller set (one spectrum) is "
     "zoned with thresholds calibrated at its own size (tables/applicability_zones.json)"
@@ -110,6 +112,82 @@ def make_fig4(
     }
     fig = plotting.fig4(examples, layout, read_csv(accuracy_csv), text)
     _save(fig, pdf, png)
+
+
+def largest_change_cuts(
+    convolved: np.ndarray, unconvolved: np.ndarray, layout: Layout2D, n_cuts: int
+) -> list[tuple[int, int, int]]:
+    """The constant-(H, K) energy cuts of one 2D spectrum pair that the convolution changed most.
+
+    A cut ``(i_ei, h, k)`` is the intensity against energy transfer at pixel (h, k) of every
+    panel in Ei row ``i_ei``; its change is the sum over covered bins of (unconvolved -
+    convolved)^2. Returns, for the ``n_cuts`` Ei rows whose largest change is biggest (in
+    decreasing order), that row's largest-change cut. Chosen from the pair alone, never from a
+    translation, so the cuts do not favour any method.
+    """
+    n_ei = len(layout.ei_mev)
+    if not 1 <= n_cuts <= n_ei:
+        raise ValueError(f"n_cuts must be in [1, {n_ei}] (one cut per Ei row), got {n_cuts}")
+    panels = layout.split(np.asarray(unconvolved, float) - np.asarray(convolved, float))
+    change = np.nansum(panels**2, axis=1).reshape(n_ei, -1)  # (Ei row, h * n_pix + k)
+    rows = np.argsort(-change.max(axis=1), kind="stable")[:n_cuts]
+    return [(int(r), *divmod(int(change[r].argmax()), layout.n_pix)) for r in rows]
+
+
+def _cut_label(rows: list[dict], method: str, label: str) -> str:
+    """``label`` with the test set's mean change cosine and size of ``method`` (Exp2Sim, all)."""
+    for r in rows:
+        if (r["method"], r["direction"], r["model_class"]) == (method, "exp2sim", "all"):
+            return f"{label} (cos {r['change_cosine']:.2f}, size {r['change_size']:.2f})"
+    raise ValueError(f"no Exp2Sim row for all classes of method {method!r} in the quality table")
+
+
+def make_energy_cuts(
+    test: Path_,
+    deconvolved: Mapping[str, Path_],
+    quality_csv: Path_,
+    layout: Layout2D,
+    text: str,
+    pdf: Path_,
+    png: Path_,
+    n_cuts: int = ENERGY_CUTS,
+) -> None:
+    """Constant-(H, K) energy cuts of the first test pair of each class: convolved input, each
+    method's Exp2Sim deconvolution and the truth, at the cuts ``largest_change_cuts`` picks.
+
+    ``deconvolved``: method name (a ``translation_quality.csv`` method) -> file of its test-set
+    deconvolutions; its legend entry gives the method's mean change cosine and size over the
+    test set (``gan.translate.change_agreement``).
+    """
+    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    rows = read_csv(quality_csv)
+    methods = {
+        _cut_label(rows, m, CUT_LABELS.get(m, m)): layout.split(
+            read_h5(path, required=("spectra",)).datasets["spectra"]
+        )
+        for m, path in deconvolved.items()
+    }
+    hk = layout.hk_centres()
+    classes = {}
+    for name, i in _first_per_class(test).items():
+        conv, unconv = layout.split(pair["convolved"][i]), layout.split(pair["unconvolved"][i])
+        cuts = []
+        for e, h, k in largest_change_cuts(
+            pair["convolved"][i], pair["unconvolved"][i], layout, n_cuts
+        ):
+            edges = layout.ebin_edges(layout.ei_mev[e])
+            cuts.append(
+                {
+                    "title": f"{name}: $E_i$ = {layout.ei_mev[e]:g} meV, "
+                    f"(H, K) = ({hk[h]:.2f}, {hk[k]:.2f})",
+                    "energy_mev": 0.5 * (edges[:-1] + edges[1:]),
+                    "input": conv[e, :, h, k],
+                    "truth": unconv[e, :, h, k],
+                    "translations": {label: m[i, e, :, h, k] for label, m in methods.items()},
+                }
+            )
+        classes[name] = cuts
+    _save(plotting.energy_cuts(classes, text), pdf, png)
 
 
 def make_esi_b(

@@ -41,6 +41,7 @@ ZONE_STYLE = (
 DISTANCE_LABEL = "Sinkhorn distance to training set"
 SET_COLOUR = "tab:blue"  # ridgeline fill, distinct from the zone colours
 CAPTION_FONTSIZE = 7.0
+CUT_MARKERS = ("o", "s", "^")  # translations in the energy-cut figure
 PANEL_WIDTH_IN = 4.8  # width of one 2D mosaic panel, inches
 
 
@@ -235,6 +236,36 @@ def fig4(
     table = ax.table(cellText=cells, colLabels=labels, loc="center", cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8)
+    return fig
+
+
+def energy_cuts(classes: Mapping[str, Sequence[Mapping]], caption: str) -> Figure:
+    """Constant-(H, K) energy cuts, one row of panels per class.
+
+    ``classes[class_name]``: cuts, each a mapping with ``title``, ``energy_mev`` (bin centres,
+    shape (n_e,)), ``input`` and ``truth`` (intensities, shape (n_e,), NaN = uncovered) and
+    ``translations`` (legend label -> intensities). Input dashed and truth solid in black, the
+    translations in colour with markers; one legend, above the panels.
+    """
+    n_cols = max(len(cuts) for cuts in classes.values())
+    fig = _figure(4.2 * n_cols, 2.9 * len(classes) + 0.6, caption)
+    axes = fig.subplots(len(classes), n_cols, squeeze=False)
+    for row, (name, cuts) in zip(axes, classes.items(), strict=True):
+        for ax, cut in zip(row, cuts, strict=False):
+            _require(cut, ("title", "energy_mev", "input", "truth", "translations"), name)
+            e = np.asarray(cut["energy_mev"], float)
+            ax.plot(e, cut["input"], "k--", lw=1.2, label="convolved input")
+            for j, (label, values) in enumerate(cut["translations"].items()):
+                ax.plot(e, values, color=f"C{j}", marker=CUT_MARKERS[j % 3], ms=4, label=label)
+            ax.plot(e, cut["truth"], "k-", lw=1.6, label="true unconvolved")
+            ax.set_title(cut["title"], fontsize=9)
+            ax.set_xlabel("energy transfer (meV)", fontsize=8)
+            ax.set_ylabel(INTENSITY_LABEL, fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in row[len(cuts) :]:
+            ax.axis("off")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8)
     return fig
 
 

@@ -33,6 +33,25 @@ rule fig4:
         "../workflow_scripts/figures.py"
 
 
+rule energy_cuts:
+    input:
+        test=TEST,
+        gan=f"{TRANSLATED}/test_exp2sim.h5",
+        baselines=expand(f"{BASELINE}/test_{{method}}.h5", method=BASELINE_METHODS),
+        quality=rules.translation_quality.output[0],
+        checkpoint=TRANSLATOR,
+    output:
+        **figure_outputs("energy_cuts", "Figures"),
+    log:
+        f"{LOGS}/figures/energy_cuts.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    params:
+        methods=BASELINE_METHODS,
+    script:
+        "../workflow_scripts/figures.py"
+
+
 rule fig5:
     input:
         experiment=f"{DATA}/reference/experiment.h5",
@@ -148,6 +167,7 @@ rule figures:
     input:
         rules.fig2.output,
         rules.fig4.output,
+        rules.energy_cuts.output,
         rules.fig5.output,
         rules.fig6.output,
         rules.esi_b.output,

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 from exp2simgan_core import figures, plotting
 from exp2simgan_core.applicability import ApplicabilitySettings, Zones, write_distances
 from exp2simgan_core.evaluation import ACCURACY_COLUMNS, KERNEL_COLUMNS
-from exp2simgan_core.gan.pipeline import SELECTION_COLUMNS
+from exp2simgan_core.gan.pipeline import QUALITY_COLUMNS, SELECTION_COLUMNS
 from exp2simgan_core.gan.train import LOSS_COLUMNS
 from exp2simgan_core.io import read_h5, write_csv, write_h5
 from exp2simgan_core.physics.layout import Layout2D
@@ -97,6 +97,14 @@ def files(tmp_path_factory):
     paths["no_zones"] = root / "no_zones.h5"
     write_distances(paths["no_zones"], "sim2exp", distances, settings)
 
+    paths["quality"] = root / "quality.csv"
+    write_csv(paths["quality"], QUALITY_COLUMNS, [
+        {"method": m, "model_class": c, "direction": d, "n_spectra": 4, "psnr_before": 20.0,
+         "psnr_after": 21.0, "ssim_before": 0.5, "ssim_after": 0.6,
+         "change_cosine": 0.25 if c == "all" else 0.9, "change_size": 0.5}
+        for m in ("gan", "wiener") for d in ("exp2sim", "sim2exp") for c in (*CLASSES, "all")
+    ])  # fmt: skip
+
     paths["losses"] = root / "losses.csv"
     iterations = np.arange(1, 31)
     loss_rows = [
@@ -167,6 +175,54 @@ def test_make_fig4_with_a_blank_paper_value(files, tmp_path, monkeypatch):
     np.testing.assert_array_equal(examples["goodenough"]["deconvolved"], gan[0])
     assert [r["paper_accuracy"] for r in rows] == [0.989, None]
     assert rows[0]["n_spectra"] == 4 and rows[1]["accuracy"] == 0.5
+
+
+def test_largest_change_cuts_pick_the_most_changed_pixel_of_the_most_changed_rows():
+    convolved = np.zeros(LAYOUT.shape)
+    unconvolved = np.zeros(LAYOUT.shape)
+    panels = LAYOUT.split(unconvolved)  # a view: (Ei row, energy bin, H, K)
+    panels[4, :, 2, 5] = [0.0, 3.0, 0.0, 0.0]  # the largest change: Ei row 4, pixel (2, 5)
+    panels[1, 2, 7, 0] = 2.0  # then Ei row 1, pixel (7, 0)
+    panels[1, 0, 3, 3] = 1.0  # smaller, in the same row
+    panels[5, :, 6, 6] = np.nan  # uncovered bins count as no change
+    cuts = figures.largest_change_cuts(convolved, unconvolved, LAYOUT, 2)
+    assert cuts == [(4, 2, 5), (1, 7, 0)]
+    assert figures.largest_change_cuts(unconvolved, convolved, LAYOUT, 1) == [(4, 2, 5)]
+    with pytest.raises(ValueError, match="n_cuts must be in"):
+        figures.largest_change_cuts(convolved, unconvolved, LAYOUT, len(LAYOUT.ei_mev) + 1)
+
+
+def test_make_energy_cuts_plots_each_method_at_the_chosen_cuts(files, tmp_path, monkeypatch):
+    calls = _capture(monkeypatch, "energy_cuts")
+    pdf, png = _out(tmp_path, "energy_cuts")
+    methods = {"gan": files["deconvolved"], "wiener": files["convolved_gan"]}
+    figures.make_energy_cuts(files["test"], methods, files["quality"], LAYOUT, TEXT, pdf, png)
+    _check_saved(pdf, png)
+    ((classes, text),) = calls
+    assert list(classes) == CLASSES and text == TEXT
+    test = read_h5(files["test"]).datasets
+    i = 1  # the first dimer spectrum
+    (e, h, k), *_ = figures.largest_change_cuts(
+        test["convolved"][i], test["unconvolved"][i], LAYOUT, 1
+    )
+    cut = classes["dimer"][0]
+    assert len(classes["dimer"]) == figures.ENERGY_CUTS
+    np.testing.assert_array_equal(cut["input"], LAYOUT.split(test["convolved"][i])[e, :, h, k])
+    np.testing.assert_array_equal(cut["truth"], LAYOUT.split(test["unconvolved"][i])[e, :, h, k])
+    gan = LAYOUT.split(read_h5(files["deconvolved"]).datasets["spectra"][i])[e, :, h, k]
+    labels = list(cut["translations"])
+    assert labels == [
+        "GAN-deconvolved (cos 0.25, size 0.50)", "Wiener (cos 0.25, size 0.50)"
+    ]  # fmt: skip
+    np.testing.assert_array_equal(cut["translations"][labels[0]], gan)
+    edges = LAYOUT.ebin_edges(LAYOUT.ei_mev[e])
+    np.testing.assert_allclose(cut["energy_mev"], 0.5 * (edges[1:] + edges[:-1]))
+    assert f"{LAYOUT.ei_mev[e]:g} meV" in cut["title"]
+    with pytest.raises(ValueError, match="no Exp2Sim row for all classes of method 'wien'"):
+        figures.make_energy_cuts(
+            files["test"], {"wien": files["deconvolved"]}, files["quality"], LAYOUT, TEXT,
+            pdf, png,
+        )  # fmt: skip
 
 
 def test_make_esi_b(files, tmp_path):

@@ -11,7 +11,7 @@ from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator, load_generator
 from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
 from exp2simgan_core.gan.train import GanSettings, train
-from exp2simgan_core.gan.translate import translate_spectra, translation_quality
+from exp2simgan_core.gan.translate import change_agreement, translate_spectra, translation_quality
 
 translate_module = importlib.import_module("exp2simgan_core.gan.translate")
 
@@ -139,13 +139,40 @@ def test_quality_keys_and_the_perfect_translation(exp2sim):
     target = _spectra((2, 28, 32), seed=2) * 4
     before = _spectra((2, 28, 32), seed=3)
     quality = translation_quality(target.copy(), target, before)
-    assert set(quality) == {"psnr_before", "psnr_after", "ssim_before", "ssim_after"}
+    assert set(quality) == {
+        "psnr_before", "psnr_after", "ssim_before", "ssim_after", "change_cosine", "change_size"
+    }  # fmt: skip
     assert quality["psnr_after"] == math.inf  # identical covered pixels: PSNR is infinite
+    assert quality["change_cosine"] == pytest.approx(1.0) and quality["change_size"] == 1.0
     assert quality["ssim_after"] == pytest.approx(1.0, abs=1e-12)
     assert quality["psnr_before"] < 20 and quality["ssim_before"] < 0.9
     pred = translate_spectra(exp2sim, before)
     quality = translation_quality(pred, target, before)
     assert all(np.isfinite(v) for v in quality.values())
+
+
+def test_change_agreement_direction_and_size():
+    rng = np.random.default_rng(4)
+    before = rng.random((12, 10))
+    needed = rng.normal(size=(12, 10))
+    target = before + needed
+    target[0, :4] = np.nan  # uncovered bins are left out
+    assert change_agreement(before + 0.3 * needed, target, before) == pytest.approx((1.0, 0.3))
+    assert change_agreement(before - 2 * needed, target, before) == pytest.approx((-1.0, 2.0))
+    assert change_agreement(before.copy(), target, before) == (0.0, 0.0)  # no change made
+    other = rng.normal(size=(12, 10))  # unrelated to the needed change
+    other -= (other * needed).sum() / (needed**2).sum() * needed
+    cosine, _ = change_agreement(before + other, before + needed, before)
+    assert cosine == pytest.approx(0.0, abs=1e-12)
+    # half the needed change plus an unrelated part of the same size: cos 45 degrees
+    half = 0.5 * needed
+    orth = other / np.linalg.norm(other) * np.linalg.norm(half)
+    made = half + orth
+    assert change_agreement(before + made, before + needed, before) == pytest.approx(
+        (np.sqrt(0.5), np.sqrt(0.5))
+    )
+    with pytest.raises(ValueError, match="no change is needed"):
+        change_agreement(target, before, before)
 
 
 def test_quality_psnr_reference_value():

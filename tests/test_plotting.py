@@ -171,6 +171,34 @@ def test_esi_b(tmp_path):
     _check_saved(plotting.esi_b(examples, LAYOUT, CAPTION), tmp_path, "esi_b")
 
 
+def test_energy_cuts_draws_every_curve_and_hides_unused_panels(tmp_path):
+    rng = np.random.default_rng(7)
+    energy = np.linspace(5.0, 20.0, 6)
+
+    def cut(title):
+        values = {k: rng.random(6) for k in ("input", "truth", "a", "b")}
+        values["truth"][2] = np.nan  # an uncovered bin: a gap
+        translations = {"GAN": values["a"], "Wiener": values["b"]}
+        return {"title": title, "energy_mev": energy, "input": values["input"],
+                "truth": values["truth"], "translations": translations}  # fmt: skip
+
+    classes = {"Dimer": [cut("d0"), cut("d1")], "Goodenough": [cut("g0")]}
+    fig = plotting.energy_cuts(classes, CAPTION)
+    axes = fig.axes
+    assert len(axes) == 4 and not axes[3].axison  # the row with one cut leaves a blank panel
+    assert [len(ax.lines) for ax in axes[:3]] == [4, 4, 4]  # input, two translations, truth
+    np.testing.assert_array_equal(
+        axes[1].lines[1].get_ydata(), classes["Dimer"][1]["translations"]["GAN"]
+    )
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "convolved input", "GAN", "Wiener", "true unconvolved"
+    ]  # fmt: skip
+    _check_saved(fig, tmp_path, "energy_cuts")
+    with pytest.raises(ValueError, match="Dimer: missing keys \\['truth'\\]"):
+        plotting.energy_cuts({"Dimer": [{k: v for k, v in cut("x").items() if k != "truth"}]}, "")
+
+
 def test_training_figure(tmp_path):
     rng = np.random.default_rng(4)
     n = 120

@@ -449,7 +449,7 @@ def test_smoke_tables(smoke_run):
     tables = workdir / "results" / "smoke" / "tables"
     assert _csv_header(tables / "translation_quality.csv") == [
         "method", "model_class", "direction", "n_spectra",
-        "psnr_before", "psnr_after", "ssim_before", "ssim_after",
+        "psnr_before", "psnr_after", "ssim_before", "ssim_after", "change_cosine", "change_size",
     ]  # fmt: skip
     assert _csv_header(tables / "gan_selection.csv") == [
         "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
@@ -479,7 +479,7 @@ def test_smoke_tables(smoke_run):
 
 
 FIGURES = (
-    "fig2", "fig4", "fig5", "fig6", "esi_b", "esi_c", "esi_d", "training", "data_overview",
+    "fig2", "fig4", "energy_cuts", "fig5", "fig6", "esi_b", "esi_c", "esi_d", "training", "data_overview",
 )  # fmt: skip
 
 
@@ -506,6 +506,7 @@ NOT_NEEDED = {
     "training": {"translate", "train_duq", "applicability", "simulate_reference"},
     "esi_b": {"train_duq", "applicability", "deconvolve_baseline", "simulate_reference"},
     "fig4": {"applicability", "ood_set", "simulate_reference"},
+    "energy_cuts": {"train_duq", "applicability", "simulate_reference", "train_gan3d"},
     "esi_c": {"train_duq", "accuracy", "deconvolve_baseline"},
     "fig5": {"accuracy", "deconvolve_baseline", "translation_quality"},
     "fig6": {"train_gan", "simulate_shard", "train_duq", "applicability"},

@@ -40,6 +40,15 @@ draw = {
         out.pdf,
         out.png,
     ),  # fmt: skip
+    "energy_cuts": lambda: figures.make_energy_cuts(
+        i.test,
+        dict(zip(("gan", *snakemake.params.methods), (i.gan, *i.baselines), strict=True)),
+        i.quality,
+        layout,
+        text,
+        out.pdf,
+        out.png,
+    ),
     "esi_b": lambda: figures.make_esi_b(i.test, i.convolved_gan, layout, text, out.pdf, out.png),
     "esi_applicability": lambda: figures.make_esi_applicability(
         i.distances, text, out.pdf, out.png

@@ -48,6 +48,7 @@ QUALITY_COLUMNS = (
     "method",
     "model_class", "direction", "n_spectra",
     "psnr_before", "psnr_after", "ssim_before", "ssim_after",
+    "change_cosine", "change_size",
 )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, SIZE_MULTIPLE, translate_full
 from exp2simgan_core.io import NEGATIVE_TOLERANCE
 
+CHANGE_KEYS = ("change_cosine", "change_size")  # change_agreement, mean over spectra
 MAX_VOXELS = 2**24  # bins of one spectrum above which it is translated in tiles along its last axis
 TILE_OVERLAP = 0.25  # fraction of a tile shared with its neighbour
 SSIM_WINDOW = 7  # skimage's default window; shrunk (odd) for spectra smaller than it
@@ -166,16 +167,39 @@ def _ssim(target: np.ndarray, other: np.ndarray, data_range: float) -> float:
     )
 
 
+def change_agreement(
+    pred: np.ndarray, target: np.ndarray, before: np.ndarray
+) -> tuple[float, float]:
+    """How the change a translation makes compares with the change needed, for one spectrum.
+
+    made = ``pred - before``, needed = ``target - before``, over bins covered in all three.
+    Returns (cosine, size): the cosine of the angle between made and needed (1: the right
+    direction, 0: unrelated or no change, -1: the opposite) and the norm of made over that of
+    needed (1: the full amount). Their product is the share of the needed change achieved along
+    its direction; the squared error after translation is ``|needed|^2 (1 - 2 cos size + size^2)``.
+    Raises ValueError when no change is needed (target equals before on every covered bin).
+    """
+    covered = ~(np.isnan(pred) | np.isnan(target) | np.isnan(before))
+    made, needed = pred[covered] - before[covered], target[covered] - before[covered]
+    norm_needed, norm_made = float(np.linalg.norm(needed)), float(np.linalg.norm(made))
+    if not norm_needed > 0:
+        raise ValueError("target equals before on every covered bin: no change is needed")
+    cosine = float(made @ needed) / (norm_made * norm_needed) if norm_made > 0 else 0.0
+    return cosine, norm_made / norm_needed
+
+
 def translation_quality(pred: np.ndarray, target: np.ndarray, before: np.ndarray) -> dict:
-    """Mean PSNR (dB) and SSIM of ``before`` and of ``pred`` against ``target``.
+    """Mean PSNR (dB) and SSIM of ``before`` and of ``pred`` against ``target``, and how the
+    change made compares with the change needed.
 
     All three are (n, *S) float, NaN = uncovered, in the same intensity unit (e.g. Exp2Sim:
     ``before`` the convolved input, ``pred`` its translation, ``target`` the true unconvolved
     spectrum). Per spectrum, data_range is the target's maximum over covered pixels; PSNR uses
     only pixels covered in both arrays compared, SSIM fills NaN with 0. PSNR of identical covered
     pixels is ``inf`` (so is a mean including it). Returns {psnr_before, psnr_after, ssim_before,
-    ssim_after} as floats. Raises ValueError on differing shapes, an empty set or a target without
-    positive intensity.
+    ssim_after, change_cosine, change_size} as floats (the last two: ``change_agreement``,
+    averaged over spectra). Raises ValueError on differing shapes, an empty set, a target without
+    positive intensity or one equal to its ``before``.
     """
     pred, target, before = (np.asarray(a, dtype=np.float64) for a in (pred, target, before))
     if not pred.shape == target.shape == before.shape:
@@ -196,8 +220,9 @@ def translation_quality(pred: np.ndarray, target: np.ndarray, before: np.ndarray
                 _psnr(target[i], pred[i], peak),
                 _ssim(target[i], before[i], peak),
                 _ssim(target[i], pred[i], peak),
+                *change_agreement(pred[i], target[i], before[i]),
             )
         )
     means = np.mean(np.array(rows), axis=0)
-    keys = ("psnr_before", "psnr_after", "ssim_before", "ssim_after")
+    keys = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", *CHANGE_KEYS)
     return {k: float(v) for k, v in zip(keys, means, strict=True)}
