@@ -479,7 +479,8 @@ def test_smoke_tables(smoke_run):
 
 
 FIGURES = (
-    "fig2", "fig4", "energy_cuts", "fig5", "fig6", "esi_b", "esi_c", "esi_d", "training", "data_overview",
+    "fig2", "fig4", "energy_cuts", "fig5", "fig6", "esi_b", "esi_c", "esi_d", "training",
+    "data_overview",
 )  # fmt: skip
 
 
