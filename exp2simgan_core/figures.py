@@ -153,7 +153,8 @@ def make_energy_cuts(
     n_cuts: int = ENERGY_CUTS,
 ) -> None:
     """Constant-(H, K) energy cuts of the first test pair of each class: convolved input, each
-    method's Exp2Sim deconvolution and the truth, at the cuts ``largest_change_cuts`` picks.
+    method's Exp2Sim deconvolution and the truth, at the cuts ``largest_change_cuts`` picks
+    (``n_cuts``, or one per Ei row when the layout has fewer rows).
 
     ``deconvolved``: method name (a ``translation_quality.csv`` method) -> file of its test-set
     deconvolutions; its legend entry gives the method's mean change cosine and size over the
@@ -168,6 +169,7 @@ def make_energy_cuts(
         for m, path in deconvolved.items()
     }
     hk = layout.hk_centres()
+    n_cuts = min(n_cuts, len(layout.ei_mev))
     classes = {}
     for name, i in _first_per_class(test).items():
         conv, unconv = layout.split(pair["convolved"][i]), layout.split(pair["unconvolved"][i])

@@ -218,6 +218,14 @@ def test_make_energy_cuts_plots_each_method_at_the_chosen_cuts(files, tmp_path, 
     edges = LAYOUT.ebin_edges(LAYOUT.ei_mev[e])
     np.testing.assert_allclose(cut["energy_mev"], 0.5 * (edges[1:] + edges[:-1]))
     assert f"{LAYOUT.ei_mev[e]:g} meV" in cut["title"]
+    two_rows = Layout2D(n_pix=8, n_ebins=4, ei_mev=(35.0, 100.0), chopper_hz=(200.0, 300.0))
+    test_two = tmp_path / "test_two.h5"
+    halves = {k: v[:, :16] for k, v in test.items() if k != "label"}
+    write_h5(test_two, {**halves, "label": test["label"]}, {"classes": CLASSES})
+    gan_two = tmp_path / "gan_two.h5"
+    write_h5(gan_two, {"spectra": halves["convolved"]}, {})
+    figures.make_energy_cuts(test_two, {"gan": gan_two}, files["quality"], two_rows, TEXT, pdf, png)
+    assert [len(cuts) for cuts in calls[-1][0].values()] == [2, 2]  # one per Ei row
     with pytest.raises(ValueError, match="no Exp2Sim row for all classes of method 'wien'"):
         figures.make_energy_cuts(
             files["test"], {"wien": files["deconvolved"]}, files["quality"], LAYOUT, TEXT,
