@@ -277,7 +277,7 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     assert set(job_counts(result)) == {
         "extract_patches", "train_gan", "select_gan", "back_translate_gan", "translate",
         "translate_test_selected", "translation_quality",
-        "accuracy", "duq_kernels", "applicability", "fig4", "fig5", "esi_b",
+        "accuracy", "duq_kernels", "applicability", "fig4", "energy_cuts", "fig5", "esi_b",
         "esi_applicability", "training", "all",
     }  # fmt: skip
     config["patches"]["n_patches"] -= 1
@@ -288,7 +288,7 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     # the GAN is not retrained: only what reads the translator checkpoint reruns
     assert set(job_counts(result)) == {
         "back_translate_gan", "translate", "translation_quality", "accuracy", "duq_kernels",
-        "fig4", "fig5", "esi_b", "all",
+        "fig4", "energy_cuts", "fig5", "esi_b", "all",
     }  # fmt: skip
     config["back_translation"]["iterations"] -= 1
     config["simulation"]["n_digits"] += 1
