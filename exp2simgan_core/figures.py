@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from exp2simgan_core.io import check_writable, read_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 
 Path_ = str | Path
-ENERGY_CUTS = 3  # cuts per class in the energy-cut figure
+ENERGY_CUTS = 3  # cuts per class of the 2D spectra in the energy-cut figure
 CUT_LABELS = {"gan": "GAN-deconvolved", "richardson_lucy": "Richardson-Lucy", "wiener": "Wiener"}
 ZONE_NOTE = (
     "Shaded zones: thresholds for sets of the full draw size; a smaller set (one spectrum) is "
@@ -114,24 +115,61 @@ def make_fig4(
     _save(fig, pdf, png)
 
 
-def largest_change_cuts(
-    convolved: np.ndarray, unconvolved: np.ndarray, layout: Layout2D, n_cuts: int
-) -> list[tuple[int, int, int]]:
-    """The constant-(H, K) energy cuts of one 2D spectrum pair that the convolution changed most.
+def energy_profiles(spectra: np.ndarray, layout: Layout2D | Layout3D) -> np.ndarray:
+    """Spectra as energy profiles, shape (..., n_groups, n_pix, n_pix, n_e): intensity against
+    energy transfer at each (H, K) pixel of each group (a 2D image's Ei rows; a 3D volume's one
+    incident energy). ``spectra``: (..., *layout.shape)."""
+    spectra = np.asarray(spectra)
+    if isinstance(layout, Layout3D):
+        return spectra[..., None, :, :, :]
+    return np.moveaxis(layout.split(spectra), -3, -1)
 
-    A cut ``(i_ei, h, k)`` is the intensity against energy transfer at pixel (h, k) of every
-    panel in Ei row ``i_ei``; its change is the sum over covered bins of (unconvolved -
-    convolved)^2. Returns, for the ``n_cuts`` Ei rows whose largest change is biggest (in
-    decreasing order), that row's largest-change cut. Chosen from the pair alone, never from a
-    translation, so the cuts do not favour any method.
+
+def energy_centres(layout: Layout2D | Layout3D, group: int) -> np.ndarray:
+    """Energy-bin centres (meV) of one group of ``energy_profiles``."""
+    edges = (
+        layout.ebin_edges()
+        if isinstance(layout, Layout3D)
+        else layout.ebin_edges(layout.ei_mev[group])
+    )
+    return 0.5 * (edges[:-1] + edges[1:])
+
+
+def largest_change_cuts(
+    convolved: np.ndarray, unconvolved: np.ndarray, layout: Layout2D | Layout3D, n_cuts: int
+) -> list[tuple[int, int, int]]:
+    """The constant-(H, K) energy cuts of one spectrum pair that the convolution changed most.
+
+    A cut ``(group, h, k)`` is the intensity against energy transfer at pixel (h, k) of one
+    group of ``energy_profiles`` (a 2D image's Ei row; 3D: group 0); its change is the sum over
+    covered bins of (unconvolved - convolved)^2. Returns, for the ``n_cuts`` groups whose largest
+    change is biggest (in decreasing order), that group's largest-change cut. Chosen from the
+    pair alone, never from a translation, so the cuts do not favour any method.
     """
-    n_ei = len(layout.ei_mev)
-    if not 1 <= n_cuts <= n_ei:
-        raise ValueError(f"n_cuts must be in [1, {n_ei}] (one cut per Ei row), got {n_cuts}")
-    panels = layout.split(np.asarray(unconvolved, float) - np.asarray(convolved, float))
-    change = np.nansum(panels**2, axis=1).reshape(n_ei, -1)  # (Ei row, h * n_pix + k)
-    rows = np.argsort(-change.max(axis=1), kind="stable")[:n_cuts]
-    return [(int(r), *divmod(int(change[r].argmax()), layout.n_pix)) for r in rows]
+    change = energy_profiles(np.asarray(unconvolved, float) - convolved, layout)
+    change = np.nansum(change**2, axis=-1).reshape(len(change), -1)  # (group, h * n_pix + k)
+    if not 1 <= n_cuts <= len(change):
+        raise ValueError(f"n_cuts must be in [1, {len(change)}] (one per group), got {n_cuts}")
+    groups = np.argsort(-change.max(axis=1), kind="stable")[:n_cuts]
+    return [(int(g), *divmod(int(change[g].argmax()), layout.n_pix)) for g in groups]
+
+
+@dataclass(frozen=True)
+class CutSource:
+    """The test pairs of one representation and their Exp2Sim deconvolutions.
+
+    ``deconvolved``: method name (a method of ``quality_csv``, the representation's
+    ``translation_quality.csv``) -> file of its test-set deconvolutions. ``n_cuts``: cuts per
+    class (at most one per group of ``energy_profiles``). ``label``: names the representation in
+    titles and legend entries ("" for none).
+    """
+
+    test: Path_
+    deconvolved: Mapping[str, Path_]
+    quality_csv: Path_
+    layout: Layout2D | Layout3D
+    n_cuts: int
+    label: str = ""
 
 
 def _cut_label(rows: list[dict], method: str, label: str) -> str:
@@ -142,54 +180,60 @@ def _cut_label(rows: list[dict], method: str, label: str) -> str:
     raise ValueError(f"no Exp2Sim row for all classes of method {method!r} in the quality table")
 
 
-def make_energy_cuts(
-    test: Path_,
-    deconvolved: Mapping[str, Path_],
-    quality_csv: Path_,
-    layout: Layout2D,
-    text: str,
-    pdf: Path_,
-    png: Path_,
-    n_cuts: int = ENERGY_CUTS,
-) -> None:
-    """Constant-(H, K) energy cuts of the first test pair of each class: convolved input, each
-    method's Exp2Sim deconvolution and the truth, at the cuts ``largest_change_cuts`` picks
-    (``n_cuts``, or one per Ei row when the layout has fewer rows).
-
-    ``deconvolved``: method name (a ``translation_quality.csv`` method) -> file of its test-set
-    deconvolutions; its legend entry gives the method's mean change cosine and size over the
-    test set (``gan.translate.change_agreement``).
-    """
-    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
-    rows = read_csv(quality_csv)
+def _cuts(source: CutSource) -> dict[str, list[dict]]:
+    """Class name -> the ``plotting.energy_cuts`` cuts of that class's first test pair."""
+    pair = read_h5(source.test, required=("convolved", "unconvolved")).datasets
+    rows = read_csv(source.quality_csv)
+    tag = f" {source.label}" if source.label else ""
     methods = {
-        _cut_label(rows, m, CUT_LABELS.get(m, m)): layout.split(
-            read_h5(path, required=("spectra",)).datasets["spectra"]
+        _cut_label(rows, m, CUT_LABELS.get(m, m) + tag): energy_profiles(
+            read_h5(path, required=("spectra",)).datasets["spectra"], source.layout
         )
-        for m, path in deconvolved.items()
+        for m, path in source.deconvolved.items()
     }
-    hk = layout.hk_centres()
-    n_cuts = min(n_cuts, len(layout.ei_mev))
-    classes = {}
-    for name, i in _first_per_class(test).items():
-        conv, unconv = layout.split(pair["convolved"][i]), layout.split(pair["unconvolved"][i])
+    hk = source.layout.hk_centres()
+    n_groups = 1 if isinstance(source.layout, Layout3D) else len(source.layout.ei_mev)
+    out = {}
+    for name, i in _first_per_class(source.test).items():
+        conv, unconv = pair["convolved"][i], pair["unconvolved"][i]
+        profiles = {k: energy_profiles(v, source.layout) for k, v in (("c", conv), ("u", unconv))}
         cuts = []
-        for e, h, k in largest_change_cuts(
-            pair["convolved"][i], pair["unconvolved"][i], layout, n_cuts
+        for g, h, k in largest_change_cuts(
+            conv, unconv, source.layout, min(source.n_cuts, n_groups)
         ):
-            edges = layout.ebin_edges(layout.ei_mev[e])
+            ei = (
+                source.layout.ei_mev
+                if isinstance(source.layout, Layout3D)
+                else (source.layout.ei_mev[g])
+            )
             cuts.append(
                 {
-                    "title": f"{name}: $E_i$ = {layout.ei_mev[e]:g} meV, "
+                    "title": f"{name}{tag}: $E_i$ = {ei:g} meV, "
                     f"(H, K) = ({hk[h]:.2f}, {hk[k]:.2f})",
-                    "energy_mev": 0.5 * (edges[:-1] + edges[1:]),
-                    "input": conv[e, :, h, k],
-                    "truth": unconv[e, :, h, k],
-                    "translations": {label: m[i, e, :, h, k] for label, m in methods.items()},
+                    "energy_mev": energy_centres(source.layout, g),
+                    "input": profiles["c"][g, h, k],
+                    "truth": profiles["u"][g, h, k],
+                    "translations": {label: m[i, g, h, k] for label, m in methods.items()},
                 }
             )
-        classes[name] = cuts
-    _save(plotting.energy_cuts(classes, text), pdf, png)
+        out[name] = cuts
+    return out
+
+
+def make_energy_cuts(
+    image: CutSource, volume: CutSource | None, text: str, pdf: Path_, png: Path_
+) -> None:
+    """Constant-(H, K) energy cuts of the first test pair of each class: convolved input, each
+    method's Exp2Sim deconvolution and the truth, at the cuts ``largest_change_cuts`` picks.
+
+    One row per class of the 2D ``image`` source; the 3D ``volume`` source, if given, adds one
+    row with each class's cuts side by side. Each legend entry gives the method's mean change
+    cosine and size over its test set (``gan.translate.change_agreement``).
+    """
+    rows = _cuts(image)
+    if volume is not None:
+        rows[f"volume {volume.label}"] = [c for cuts in _cuts(volume).values() for c in cuts]
+    _save(plotting.energy_cuts(rows, text), pdf, png)
 
 
 def make_esi_b(

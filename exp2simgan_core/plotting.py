@@ -41,7 +41,7 @@ ZONE_STYLE = (
 DISTANCE_LABEL = "Sinkhorn distance to training set"
 SET_COLOUR = "tab:blue"  # ridgeline fill, distinct from the zone colours
 CAPTION_FONTSIZE = 7.0
-CUT_MARKERS = ("o", "s", "^")  # translations in the energy-cut figure
+CUT_MARKERS = ("o", "s", "^", "D")  # translations in the energy-cut figure
 PANEL_WIDTH_IN = 4.8  # width of one 2D mosaic panel, inches
 
 
@@ -239,24 +239,29 @@ def fig4(
     return fig
 
 
-def energy_cuts(classes: Mapping[str, Sequence[Mapping]], caption: str) -> Figure:
-    """Constant-(H, K) energy cuts, one row of panels per class.
+def energy_cuts(rows: Mapping[str, Sequence[Mapping]], caption: str) -> Figure:
+    """Constant-(H, K) energy cuts, one row of panels per entry of ``rows``.
 
-    ``classes[class_name]``: cuts, each a mapping with ``title``, ``energy_mev`` (bin centres,
-    shape (n_e,)), ``input`` and ``truth`` (intensities, shape (n_e,), NaN = uncovered) and
-    ``translations`` (legend label -> intensities). Input dashed and truth solid in black, the
-    translations in colour with markers; one legend, above the panels.
+    ``rows[row_name]``: cuts, each a mapping with ``title``, ``energy_mev`` (bin centres, shape
+    (n_e,)), ``input`` and ``truth`` (intensities, shape (n_e,), NaN = uncovered) and
+    ``translations`` (legend label -> intensities). Input dashed and truth solid in black; each
+    translation label has one colour and marker throughout; one legend, above the panels.
     """
-    n_cols = max(len(cuts) for cuts in classes.values())
-    fig = _figure(4.2 * n_cols, 2.9 * len(classes) + 0.6, caption)
-    axes = fig.subplots(len(classes), n_cols, squeeze=False)
-    for row, (name, cuts) in zip(axes, classes.items(), strict=True):
+    labels = list(
+        dict.fromkeys(k for cuts in rows.values() for c in cuts for k in c.get("translations", {}))
+    )
+    n_cols = max(len(cuts) for cuts in rows.values())
+    fig = _figure(4.2 * n_cols, 2.9 * len(rows) + 0.8, caption)
+    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    for row, (name, cuts) in zip(axes, rows.items(), strict=True):
         for ax, cut in zip(row, cuts, strict=False):
             _require(cut, ("title", "energy_mev", "input", "truth", "translations"), name)
             e = np.asarray(cut["energy_mev"], float)
             ax.plot(e, cut["input"], "k--", lw=1.2, label="convolved input")
-            for j, (label, values) in enumerate(cut["translations"].items()):
-                ax.plot(e, values, color=f"C{j}", marker=CUT_MARKERS[j % 3], ms=4, label=label)
+            for label, values in cut["translations"].items():
+                j = labels.index(label)
+                ax.plot(e, values, color=f"C{j}", marker=CUT_MARKERS[j % len(CUT_MARKERS)],
+                        ms=4, label=label)  # fmt: skip
             ax.plot(e, cut["truth"], "k-", lw=1.6, label="true unconvolved")
             ax.set_title(cut["title"], fontsize=9)
             ax.set_xlabel("energy transfer (meV)", fontsize=8)
@@ -264,8 +269,12 @@ def energy_cuts(classes: Mapping[str, Sequence[Mapping]], caption: str) -> Figur
             ax.tick_params(labelsize=7)
         for ax in row[len(cuts) :]:
             ax.axis("off")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8)
+    handles = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    handles["true unconvolved"] = handles.pop("true unconvolved")  # last, after every method
+    fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncols=3, fontsize=8)
     return fig
 
 

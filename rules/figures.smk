@@ -39,6 +39,9 @@ rule energy_cuts:
         gan=f"{TRANSLATED}/test_exp2sim.h5",
         baselines=expand(f"{BASELINE}/test_{{method}}.h5", method=BASELINE_METHODS),
         quality=rules.translation_quality.output[0],
+        volume_test=VOLUME_TEST,
+        gan3d=f"{TRANSLATED}/volume_test_exp2sim.h5",
+        quality3d=rules.translation_quality_3d.output[0],
         checkpoint=TRANSLATOR,
     output:
         **figure_outputs("energy_cuts", "Figures"),

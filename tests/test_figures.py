@@ -11,9 +11,10 @@ from exp2simgan_core.evaluation import ACCURACY_COLUMNS, KERNEL_COLUMNS
 from exp2simgan_core.gan.pipeline import QUALITY_COLUMNS, SELECTION_COLUMNS
 from exp2simgan_core.gan.train import LOSS_COLUMNS
 from exp2simgan_core.io import read_h5, write_csv, write_h5
-from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.physics.layout import Layout2D, Layout3D
 
 LAYOUT = Layout2D(n_pix=8, n_ebins=4)  # 6 default Ei: 48 x 32 images
+LAYOUT3D = Layout3D(ei_mev=70.0, chopper_hz=250.0, n_pix=8, n_e=6)
 CLASSES = ["dimer", "goodenough"]
 TEXT = "preset smoke, seed 0"
 PARAM_NAMES = {"dimer": ["J1", "J2"], "goodenough": ["J1", "J2", "J3"]}
@@ -192,21 +193,44 @@ def test_largest_change_cuts_pick_the_most_changed_pixel_of_the_most_changed_row
         figures.largest_change_cuts(convolved, unconvolved, LAYOUT, len(LAYOUT.ei_mev) + 1)
 
 
+def test_energy_profiles_of_images_and_volumes():
+    image = _spectra(1, 3)[0]
+    profiles = figures.energy_profiles(image, LAYOUT)  # (Ei row, H, K, energy bin)
+    assert profiles.shape == (6, 8, 8, 4)
+    np.testing.assert_array_equal(
+        profiles[2, 5, 1], [LAYOUT.panel(image, 2, j)[5, 1] for j in range(4)]
+    )
+    volume = np.arange(8 * 8 * 6.0).reshape(LAYOUT3D.shape)
+    np.testing.assert_array_equal(figures.energy_profiles(volume, LAYOUT3D)[0], volume)
+    edges = LAYOUT3D.ebin_edges()
+    np.testing.assert_allclose(figures.energy_centres(LAYOUT3D, 0), 0.5 * (edges[1:] + edges[:-1]))
+
+
 def test_make_energy_cuts_plots_each_method_at_the_chosen_cuts(files, tmp_path, monkeypatch):
     calls = _capture(monkeypatch, "energy_cuts")
     pdf, png = _out(tmp_path, "energy_cuts")
     methods = {"gan": files["deconvolved"], "wiener": files["convolved_gan"]}
-    figures.make_energy_cuts(files["test"], methods, files["quality"], LAYOUT, TEXT, pdf, png)
+    rng = np.random.default_rng(8)
+    volumes = {
+        k: rng.gamma(2.0, 1.0, (4, *LAYOUT3D.shape)).astype(np.float32)
+        for k in ("convolved", "unconvolved")
+    }
+    test3d, gan3d = tmp_path / "test3d.h5", tmp_path / "gan3d.h5"
+    write_h5(test3d, {**volumes, "label": np.array([0, 1, 1, 0])}, {"classes": CLASSES})
+    write_h5(gan3d, {"spectra": volumes["convolved"] * 1.5}, {})
+    image = figures.CutSource(files["test"], methods, files["quality"], LAYOUT, figures.ENERGY_CUTS)
+    volume = figures.CutSource(test3d, {"gan": gan3d}, files["quality"], LAYOUT3D, 1, "3D")
+    figures.make_energy_cuts(image, volume, TEXT, pdf, png)
     _check_saved(pdf, png)
-    ((classes, text),) = calls
-    assert list(classes) == CLASSES and text == TEXT
+    ((rows, text),) = calls
+    assert list(rows) == [*CLASSES, "volume 3D"] and text == TEXT
+    assert [len(cuts) for cuts in rows.values()] == [figures.ENERGY_CUTS] * 2 + [2]
     test = read_h5(files["test"]).datasets
     i = 1  # the first dimer spectrum
     (e, h, k), *_ = figures.largest_change_cuts(
         test["convolved"][i], test["unconvolved"][i], LAYOUT, 1
     )
-    cut = classes["dimer"][0]
-    assert len(classes["dimer"]) == figures.ENERGY_CUTS
+    cut = rows["dimer"][0]
     np.testing.assert_array_equal(cut["input"], LAYOUT.split(test["convolved"][i])[e, :, h, k])
     np.testing.assert_array_equal(cut["truth"], LAYOUT.split(test["unconvolved"][i])[e, :, h, k])
     gan = LAYOUT.split(read_h5(files["deconvolved"]).datasets["spectra"][i])[e, :, h, k]
@@ -217,20 +241,31 @@ def test_make_energy_cuts_plots_each_method_at_the_chosen_cuts(files, tmp_path, 
     np.testing.assert_array_equal(cut["translations"][labels[0]], gan)
     edges = LAYOUT.ebin_edges(LAYOUT.ei_mev[e])
     np.testing.assert_allclose(cut["energy_mev"], 0.5 * (edges[1:] + edges[:-1]))
-    assert f"{LAYOUT.ei_mev[e]:g} meV" in cut["title"]
+    assert cut["title"].startswith(f"dimer: $E_i$ = {LAYOUT.ei_mev[e]:g} meV")
+    # the volume row: the first volume of each class (labels 0, 1 -> volumes 0, 1)
+    for j, (name, cut3d) in enumerate(zip(CLASSES, rows["volume 3D"], strict=True)):
+        ((_, h, k),) = figures.largest_change_cuts(
+            volumes["convolved"][j], volumes["unconvolved"][j], LAYOUT3D, 1
+        )
+        assert cut3d["title"].startswith(f"{name} 3D: $E_i$ = 70 meV")
+        np.testing.assert_array_equal(cut3d["truth"], volumes["unconvolved"][j, h, k])
+        (label,) = cut3d["translations"]
+        assert label == "GAN-deconvolved 3D (cos 0.25, size 0.50)"
+        np.testing.assert_allclose(cut3d["translations"][label], 1.5 * cut3d["input"])
+    # a layout with two Ei rows gives two cuts per class, one per row
     two_rows = Layout2D(n_pix=8, n_ebins=4, ei_mev=(35.0, 100.0), chopper_hz=(200.0, 300.0))
     test_two = tmp_path / "test_two.h5"
     halves = {k: v[:, :16] for k, v in test.items() if k != "label"}
     write_h5(test_two, {**halves, "label": test["label"]}, {"classes": CLASSES})
     gan_two = tmp_path / "gan_two.h5"
     write_h5(gan_two, {"spectra": halves["convolved"]}, {})
-    figures.make_energy_cuts(test_two, {"gan": gan_two}, files["quality"], two_rows, TEXT, pdf, png)
-    assert [len(cuts) for cuts in calls[-1][0].values()] == [2, 2]  # one per Ei row
+    two = figures.CutSource(test_two, {"gan": gan_two}, files["quality"], two_rows, 3)
+    figures.make_energy_cuts(two, None, TEXT, pdf, png)
+    assert [len(cuts) for cuts in calls[-1][0].values()] == [2, 2]
+    wrong = figures.CutSource(files["test"], {"wien": files["deconvolved"]}, files["quality"],
+                              LAYOUT, 1)  # fmt: skip
     with pytest.raises(ValueError, match="no Exp2Sim row for all classes of method 'wien'"):
-        figures.make_energy_cuts(
-            files["test"], {"wien": files["deconvolved"]}, files["quality"], LAYOUT, TEXT,
-            pdf, png,
-        )  # fmt: skip
+        figures.make_energy_cuts(wrong, None, TEXT, pdf, png)
 
 
 def test_make_esi_b(files, tmp_path):

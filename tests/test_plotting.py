@@ -182,17 +182,21 @@ def test_energy_cuts_draws_every_curve_and_hides_unused_panels(tmp_path):
         return {"title": title, "energy_mev": energy, "input": values["input"],
                 "truth": values["truth"], "translations": translations}  # fmt: skip
 
-    classes = {"Dimer": [cut("d0"), cut("d1")], "Goodenough": [cut("g0")]}
+    volume = cut("v0")
+    volume["translations"] = {"GAN 3D": volume["translations"]["GAN"]}  # only in this row
+    classes = {"Dimer": [cut("d0"), cut("d1")], "Goodenough": [cut("g0")], "3D": [volume]}
     fig = plotting.energy_cuts(classes, CAPTION)
     axes = fig.axes
-    assert len(axes) == 4 and not axes[3].axison  # the row with one cut leaves a blank panel
+    assert len(axes) == 6 and not axes[3].axison  # the row with one cut leaves a blank panel
     assert [len(ax.lines) for ax in axes[:3]] == [4, 4, 4]  # input, two translations, truth
+    colours = [line.get_color() for ax in axes for line in ax.lines[1:-1]]
+    assert colours == ["C0", "C1"] * 3 + ["C2"]  # one colour per label throughout
     np.testing.assert_array_equal(
         axes[1].lines[1].get_ydata(), classes["Dimer"][1]["translations"]["GAN"]
     )
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == [
-        "convolved input", "GAN", "Wiener", "true unconvolved"
+        "convolved input", "GAN", "Wiener", "GAN 3D", "true unconvolved"
     ]  # fmt: skip
     _check_saved(fig, tmp_path, "energy_cuts")
     with pytest.raises(ValueError, match="Dimer: missing keys \\['truth'\\]"):

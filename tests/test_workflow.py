@@ -507,7 +507,7 @@ NOT_NEEDED = {
     "training": {"translate", "train_duq", "applicability", "simulate_reference"},
     "esi_b": {"train_duq", "applicability", "deconvolve_baseline", "simulate_reference"},
     "fig4": {"applicability", "ood_set", "simulate_reference"},
-    "energy_cuts": {"train_duq", "applicability", "simulate_reference", "train_gan3d"},
+    "energy_cuts": {"train_duq", "applicability", "simulate_reference", "ood_set"},
     "esi_c": {"train_duq", "accuracy", "deconvolve_baseline"},
     "fig5": {"accuracy", "deconvolve_baseline", "translation_quality"},
     "fig6": {"train_gan", "simulate_shard", "train_duq", "applicability"},

@@ -15,6 +15,12 @@ text = figures.caption(
     i.get("checkpoint", None),
     figures.ZONE_NOTE if snakemake.rule in ("fig5", "esi_applicability") else "",
 )
+
+
+def volume_layout():
+    return SimulationSettings.from_config(volume_spectrum_config(snakemake.config)).layout
+
+
 draw = {
     "fig2": lambda: figures.make_fig2(i.experiment, i.test, layout, text, out.pdf, out.png),
     "fig4": lambda: figures.make_fig4(
@@ -35,16 +41,20 @@ draw = {
     "fig6": lambda: figures.make_fig6(
         i.test,
         {"exp2sim": i.exp2sim, "sim2exp": i.sim2exp},
-        SimulationSettings.from_config(volume_spectrum_config(snakemake.config)).layout,
+        volume_layout(),
         text,
         out.pdf,
         out.png,
     ),  # fmt: skip
     "energy_cuts": lambda: figures.make_energy_cuts(
-        i.test,
-        dict(zip(("gan", *snakemake.params.methods), (i.gan, *i.baselines), strict=True)),
-        i.quality,
-        layout,
+        figures.CutSource(
+            i.test,
+            dict(zip(("gan", *snakemake.params.methods), (i.gan, *i.baselines), strict=True)),
+            i.quality,
+            layout,
+            figures.ENERGY_CUTS,
+        ),
+        figures.CutSource(i.volume_test, {"gan": i.gan3d}, i.quality3d, volume_layout(), 1, "3D"),
         text,
         out.pdf,
         out.png,
