@@ -47,7 +47,8 @@ LOSSES = {
 def row(label: str, quality: dict) -> str:
     return (
         f"{label:<28} PSNR {quality['psnr_before']:6.2f} -> {quality['psnr_after']:6.2f} dB   "
-        f"SSIM {quality['ssim_before']:.3f} -> {quality['ssim_after']:.3f}"
+        f"SSIM {quality['ssim_before']:.3f} -> {quality['ssim_after']:.3f}   "
+        f"change cos {quality['change_cosine']:.2f}, size {quality['change_size']:.2f}"
     )
 
 

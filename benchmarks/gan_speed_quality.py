@@ -156,6 +156,7 @@ def main() -> None:
                         f"{setup.label():<38} seed {'run' if seed is None else seed:<4} "
                         f"{direction:<8} PSNR {q['psnr_before']:6.2f} -> {q['psnr_after']:6.2f} dB"
                         f"   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
+                        f"   change cos {q['change_cosine']:.2f}, size {q['change_size']:.2f}"
                         f"   (training {seconds:.0f} s)",
                         flush=True,
                     )
