@@ -12,8 +12,9 @@ images/s: 96-122 ms per step), and peak memory (CUDA: torch.cuda.max_memory_allo
 timed steps, "steady", and since the networks were built, "with set-up"; CPU: the process's
 maxrss). A variant joins tokens with "+": fp32 or bf16 (autocast), channels_last, compile
 (torch.compile of the networks), cudnn_benchmark (cuDNN picks its fastest convolution). Timing
-runs ``--seconds`` of steps after two warm-up steps (compilation happens there) and synchronises
-the device before reading the clock. Rows start only while ``--budget`` seconds have not passed.
+runs ``--seconds`` of steps after two warm-up steps (compilation happens there; their time is
+printed as "warm-up") and synchronises the device before reading the clock. Rows start only
+while ``--budget`` seconds have not passed.
 ``--profile N`` then prints the N operators with the most self time (device time on CUDA) over
 three steps of the fastest row's set-up.
 
@@ -56,6 +57,7 @@ class Timing:
     images_per_s: float
     peak_mib: float  # over the timed steps (CUDA) or the process so far (CPU)
     setup_peak_mib: float  # since the networks were built (CUDA); = peak_mib on CPU
+    warmup_s: float  # the two warm-up steps, compilation included
 
 
 def parse_variant(variant: str) -> dict:
@@ -134,9 +136,11 @@ def time_training(
     model, optimisers, _ = build_training(settings, device)
     lowpass = low_pass_fidelity(settings, UNIT_SCALING)
     batches = random_batches(settings, device)
+    start = time.perf_counter()
     for real_exp, real_sim in batches[:2]:
         train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
     synchronize(device)
+    warmup = time.perf_counter() - start
     setup_peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -157,7 +161,7 @@ def time_training(
         peak = setup_peak = cpu_rss_mib()
     return Timing(
         variant, settings.batch_size, steps, 1e3 * elapsed / steps,
-        steps * settings.batch_size / elapsed, peak, setup_peak,
+        steps * settings.batch_size / elapsed, peak, setup_peak, warmup,
     )  # fmt: skip
 
 
@@ -179,7 +183,7 @@ def describe(t: Timing) -> str:
         f"{t.variant:<40} batch {t.batch_size:>3}  {t.ms_per_step:8.1f} ms/step  "
         f"{t.images_per_s:8.2f} images/s  x{low:5.2f}-{high:5.2f} authors  "
         f"peak {t.peak_mib:7.0f} MiB steady, {t.setup_peak_mib:7.0f} MiB with set-up  "
-        f"({t.steps} steps)"
+        f"({t.steps} steps; warm-up {t.warmup_s:.0f} s)"
     )
 
 

@@ -2,14 +2,13 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from exp2simgan_core.gan.layers import (
-    REPLICATION_PAD,
     Downsample,
     ResnetBlock,
     Upsample,
-    replicate_edges,
 )
 from exp2simgan_core.gan.networks import (
     DISCRIMINATORS,
@@ -197,7 +196,7 @@ def test_discriminator_two_channels_and_patch_size():
 
 def test_downsample_and_upsample_have_no_parameters_and_keep_constants():
     x = torch.full((1, 3, 8, 8), 2.5)
-    down, up = Downsample(2, 3), Upsample(2, 3)
+    down, up = Downsample(2), Upsample(2)
     assert count_parameters(down) == 0 and count_parameters(up) == 0
     torch.testing.assert_close(down(x), torch.full((1, 3, 4, 4), 2.5))
     torch.testing.assert_close(up(x), torch.full((1, 3, 16, 16), 2.5))
@@ -215,12 +214,44 @@ def test_patch_sample_mlp_shares_ids_and_normalises():
     torch.testing.assert_close(again[1], out[1])
 
 
+def cut_blur(x: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:
+    """CUT's depthwise binomial filter of ``taps`` for every channel of x (float64)."""
+    dims = x.ndim - 2
+    one = torch.tensor(taps, dtype=torch.float64)
+    filt = one
+    for _ in range(dims - 1):
+        filt = filt.unsqueeze(-1) * one
+    return (filt / filt.sum()).expand(x.shape[1], 1, *filt.shape)
+
+
+def cut_downsample(x: torch.Tensor) -> torch.Tensor:
+    """CUT's Downsample: reflect pad 1, depthwise [1, 2, 1] blur at stride 2."""
+    dims = x.ndim - 2
+    padded = F.pad(x, (1, 1) * dims, mode="reflect")
+    conv_fn = F.conv2d if dims == 2 else F.conv3d
+    return conv_fn(padded, cut_blur(x, (1, 2, 1)), stride=2, groups=x.shape[1])
+
+
+def cut_upsample(x: torch.Tensor) -> torch.Tensor:
+    """CUT's Upsample: replicate pad 1, transposed [1, 3, 3, 1] x 2^dims blur, stride 2, crop 1."""
+    dims = x.ndim - 2
+    padded = F.pad(x, (1, 1) * dims, mode="replicate")
+    conv_t = F.conv_transpose2d if dims == 2 else F.conv_transpose3d
+    filt = cut_blur(x, (1, 3, 3, 1)) * 2**dims
+    out = conv_t(padded, filt, stride=2, padding=2, groups=x.shape[1])
+    return out[(slice(None), slice(None)) + (slice(1, -1),) * dims]
+
+
 @pytest.mark.parametrize("dims", [2, 3])
-def test_replicate_edges_is_replication_padding_by_one(dims):
-    x = torch.randn((2, 3) + (5, 4, 6)[:dims], requires_grad=True)
-    native = REPLICATION_PAD[dims](1)(x)
-    torch.testing.assert_close(replicate_edges(x), native, rtol=0, atol=0)
-    weights = torch.randn_like(native)
-    (grad_native,) = torch.autograd.grad((native * weights).sum(), x)
-    (grad,) = torch.autograd.grad((replicate_edges(x) * weights).sum(), x)
-    torch.testing.assert_close(grad, grad_native)
+@pytest.mark.parametrize("spatial", [(8, 12, 6), (7, 5, 9)])
+def test_sampling_layers_compute_cuts_depthwise_blurs(dims, spatial):
+    torch.manual_seed(0)
+    x = torch.randn((2, 3) + spatial[:dims], dtype=torch.float64, requires_grad=True)
+    for layer, reference in ((Downsample(dims), cut_downsample), (Upsample(dims), cut_upsample)):
+        out, expected = layer(x), reference(x)
+        assert out.shape == expected.shape
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+        weights = torch.randn_like(expected)
+        (grad,) = torch.autograd.grad((out * weights).sum(), x)
+        (grad_expected,) = torch.autograd.grad((expected * weights).sum(), x)
+        torch.testing.assert_close(grad, grad_expected, rtol=0, atol=1e-12)

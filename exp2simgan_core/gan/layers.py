@@ -16,11 +16,9 @@ from torch import nn
 CONV: dict[int, type[nn.Module]] = {2: nn.Conv2d, 3: nn.Conv3d}
 INSTANCE_NORM: dict[int, type[nn.Module]] = {2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}
 REFLECTION_PAD: dict[int, type[nn.Module]] = {2: nn.ReflectionPad2d, 3: nn.ReflectionPad3d}
-REPLICATION_PAD: dict[int, type[nn.Module]] = {2: nn.ReplicationPad2d, 3: nn.ReplicationPad3d}
+AVG_POOL = {2: F.avg_pool2d, 3: F.avg_pool3d}
+LINEAR_MODE = {2: "bilinear", 3: "trilinear"}
 
-# Binomial blur filters of CUT's anti-aliasing (Zhang 2019): 3 taps for down-, 4 for up-sampling.
-DOWNSAMPLE_TAPS = (1.0, 2.0, 1.0)
-UPSAMPLE_TAPS = (1.0, 3.0, 3.0, 1.0)
 XAVIER_GAIN = 0.02
 
 
@@ -29,15 +27,6 @@ def check_dims(dims: int) -> int:
     if dims not in CONV:
         raise ValueError(f"dims must be 2 or 3 (spectrum rank without channels), got {dims!r}")
     return dims
-
-
-def _blur_filter(taps: tuple[float, ...], dims: int) -> torch.Tensor:
-    """Separable binomial filter, normalised to sum 1; shape (len(taps),) * dims."""
-    one = torch.tensor(taps, dtype=torch.float32)
-    filt = one
-    for _ in range(dims - 1):
-        filt = filt.unsqueeze(-1) * one
-    return filt / filt.sum()
 
 
 def conv(
@@ -58,64 +47,43 @@ def reflection_pad(dims: int, width: int) -> nn.Module:
 
 
 class Downsample(nn.Module):
-    """Anti-aliased down-sampling by 2: reflect pad 1, blur with [1, 2, 1]^dims, keep every 2nd bin.
+    """Anti-aliased down-sampling by 2 (CUT's, Zhang 2019): reflect pad 1, blur with the binomial
+    filter [1, 2, 1]^dims / 4^dims, keep every 2nd bin.
 
-    Shape (B, C, *S) -> (B, C, *ceil(S / 2)). No parameters (the filter is a non-persistent buffer).
+    Shape (B, C, *S) -> (B, C, *ceil(S / 2)). No parameters. The blur is computed as two box
+    averages, [1, 1] / 2 at stride 1 then at stride 2 ([1, 1] * [1, 1] = [1, 2, 1]): the same values
+    as CUT's depthwise strided convolution, to rounding (tests/test_gan_networks.py), from pooling,
+    which ``torch.compile`` generates and fuses itself instead of calling cuDNN for a depthwise
+    convolution.
     """
 
-    def __init__(self, dims: int, channels: int) -> None:
+    def __init__(self, dims: int) -> None:
         super().__init__()
         self.dims = check_dims(dims)
-        self.channels = channels
-        filt = _blur_filter(DOWNSAMPLE_TAPS, dims)
-        self.register_buffer(
-            "filt", filt.expand(channels, 1, *filt.shape).clone(), persistent=False
-        )
         self.pad = reflection_pad(dims, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv_fn = F.conv2d if self.dims == 2 else F.conv3d
-        return conv_fn(self.pad(x), self.filt, stride=2, groups=x.shape[1])
+        pool = AVG_POOL[self.dims]
+        return pool(pool(self.pad(x), 2, stride=1), 2, stride=2)
 
 
 class Upsample(nn.Module):
-    """Anti-aliased up-sampling by 2: replicate pad 1, transposed blur, [1, 3, 3, 1]^dims * 2^dims.
+    """Anti-aliased up-sampling by 2 (CUT's): the transposed blur with [1, 3, 3, 1]^dims / 4^dims
+    of the edge-replicated input, cropped to twice its size.
 
-    Shape (B, C, *S) -> (B, C, *(2 S)). No parameters. Same arithmetic as CUT's ``Upsample``.
+    Shape (B, C, *S) -> (B, C, *(2 S)). No parameters. Each output bin is 3/4 of its nearer and
+    1/4 of its farther input neighbour along each axis, the edge bin repeated: that is linear
+    interpolation at half-bin centres (``align_corners=False``), which computes it: the same
+    values as CUT's depthwise transposed convolution, to rounding, and no replication padding
+    (whose backward PyTorch 2.14 cannot compile).
     """
 
-    def __init__(self, dims: int, channels: int) -> None:
+    def __init__(self, dims: int) -> None:
         super().__init__()
         self.dims = check_dims(dims)
-        filt = _blur_filter(UPSAMPLE_TAPS, dims) * 2**dims
-        self.register_buffer(
-            "filt", filt.expand(channels, 1, *filt.shape).clone(), persistent=False
-        )
-        self.pad = REPLICATION_PAD[dims](1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv_t = F.conv_transpose2d if self.dims == 2 else F.conv_transpose3d
-        pad_size = (len(UPSAMPLE_TAPS) - 1) // 2
-        padded = replicate_edges(x) if torch.compiler.is_compiling() else self.pad(x)
-        out = conv_t(padded, self.filt, stride=2, padding=1 + pad_size, groups=x.shape[1])
-        crop = (slice(None), slice(None)) + (
-            slice(1, -1),
-        ) * self.dims  # even filter: drop 1 each end
-        return out[crop]
-
-
-def replicate_edges(x: torch.Tensor) -> torch.Tensor:
-    """Replication padding by one bin on both sides of every spatial axis, built from slices.
-
-    Same values as ``nn.ReplicationPad2d(1)`` / ``3d(1)``. Used only under ``torch.compile``:
-    PyTorch 2.14's fake kernel of ``replication_pad2d_backward`` gives the wrong strides, so
-    compiling the native padding fails; eager runs keep the native kernel (and its gradient
-    summation order, hence their results).
-    """
-    for axis in range(2, x.ndim):
-        first, last = x.narrow(axis, 0, 1), x.narrow(axis, x.shape[axis] - 1, 1)
-        x = torch.cat((first, x, last), dim=axis)
-    return x
+        return F.interpolate(x, scale_factor=2, mode=LINEAR_MODE[self.dims], align_corners=False)
 
 
 class ResnetBlock(nn.Module):

@@ -103,13 +103,13 @@ class ResnetGenerator(nn.Module):
                 conv(dims, c, 2 * c, 3, 1),
                 instance_norm(dims, 2 * c),
                 nn.ReLU(True),
-                Downsample(dims, 2 * c),
+                Downsample(dims),
             ]
         layers += [ResnetBlock(dims, ngf * 2**N_DOWNSAMPLING) for _ in range(settings.n_blocks)]
         for i in range(N_DOWNSAMPLING):
             c = ngf * 2 ** (N_DOWNSAMPLING - i)
             layers += [
-                Upsample(dims, c),
+                Upsample(dims),
                 conv(dims, c, c // 2, 3, 1),
                 instance_norm(dims, c // 2),
                 nn.ReLU(True),
@@ -210,7 +210,7 @@ class PatchGanDiscriminator(nn.Module):
         layers: list[nn.Module] = [
             conv(dims, settings.input_nc, ndf, 4, 1),
             nn.LeakyReLU(0.2, True),
-            Downsample(dims, ndf),
+            Downsample(dims),
         ]
         mult = 1
         for n in range(1, settings.n_layers):
@@ -219,7 +219,7 @@ class PatchGanDiscriminator(nn.Module):
                 conv(dims, ndf * prev, ndf * mult, 4, 1),
                 instance_norm(dims, ndf * mult),
                 nn.LeakyReLU(0.2, True),
-                Downsample(dims, ndf * mult),
+                Downsample(dims),
             ]
         prev, mult = mult, min(2**settings.n_layers, 8)
         layers += [
