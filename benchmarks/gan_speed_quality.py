@@ -1,13 +1,16 @@
-"""Does a faster training set-up lose translation quality? Retrain a run's 2D GAN under each.
+"""Does a faster training set-up lose translation quality? Retrain a run's GAN under each.
 
-    python benchmarks/gan_speed_quality.py [--results results/demo] [--device cuda]
+    python benchmarks/gan_speed_quality.py [--results results/demo] [--gan 2d|3d] [--device cuda]
                                            [--precisions fp32 bf16] [--channels-last] [--compile]
                                            [--batch-sizes 1 16] [--lr-scaling none|sqrt|linear]
-                                           [--seeds 0 1] [--workdir /tmp/gan_quality]
+                                           [--seeds 0 1] [--set lowpass_weight=10 ...]
+                                           [--workdir /tmp/gan_quality]
 
-Takes the settings and configuration of the run's 2D GAN from ``gan2d/final.pt`` and retrains it
-from ``data/patches.h5`` once per precision, batch size and seed (the run's seed unless
-``--seeds`` names others; same data; in parallel processes, at most ``--jobs`` at a time). A batch
+Takes the settings and configuration of the run's 2D GAN from ``gan2d/final.pt`` (``--gan 3d``:
+the 3D GAN, ``gan3d/`` and ``volume/``), replaces the GAN keys that ``--set`` names (values read
+as YAML), and retrains it from ``data/patches.h5`` once per precision, batch size and seed (the
+run's seed unless ``--seeds`` names others; same data; in parallel processes, at most ``--jobs``
+at a time). A batch
 of b crops keeps the run's epochs (b times fewer updates), saves a checkpoint every
 ``checkpoint_every / b`` iterations (as many candidates as the run) and trains at the run's
 learning rate times 1, sqrt(b) or b (``--lr-scaling``). Then it
@@ -34,7 +37,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
+import yaml
 
+from exp2simgan_core.config import volume_gan_section
 from exp2simgan_core.gan.checkpoint import OTHER_DIRECTION, load_checkpoint, load_generator
 from exp2simgan_core.gan.pipeline import (
     DIRECTIONS,
@@ -47,6 +52,11 @@ from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
 
 LR_SCALING = {"none": lambda b: 1.0, "sqrt": math.sqrt, "linear": float}
+# --gan: (checkpoint folder, data folder, the config's GAN section)
+GANS = {
+    "2d": ("gan2d", "data", lambda config: config["gan"]),
+    "3d": ("gan3d", "volume", volume_gan_section),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,18 +81,38 @@ class SetUp:
         )
 
 
+def override(text: str) -> tuple[str, object]:
+    """``key=value`` of ``--set``, the value read as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--set {text!r}: expected key=value")
+    return key, yaml.safe_load(value)
+
+
 def retrain_and_score(
-    results: Path, setup: SetUp, seed: int | None, device: str, workdir: Path
+    results: Path,
+    gan: str,
+    overrides: dict,
+    setup: SetUp,
+    seed: int | None,
+    device: str,
+    workdir: Path,
 ) -> tuple[float, dict[str, dict]]:
     """Training seconds and {direction: quality} for one set-up and seed (None: the run's)."""
     torch.set_num_threads(1)
-    state = load_checkpoint(results / "gan2d" / "final.pt")
+    folder, data_folder, section = GANS[gan]
+    gan_dir, data = results / folder, results / data_folder
+    state = load_checkpoint(gan_dir / "final.pt")
     if "config" not in state:
-        raise SystemExit(f"{results}/gan2d/final.pt records no configuration: rerun the workflow")
+        raise SystemExit(f"{gan_dir}/final.pt records no configuration: rerun the workflow")
     config = state["config"]
     # the run's selection settings: recorded by its selection, not by its training
-    selection = load_checkpoint(results / "gan2d" / "selected.pt")["config"]["model_selection"]
-    run_settings = gan_settings(config["gan"], config["seed"] if seed is None else seed, dims=2)
+    selection = load_checkpoint(gan_dir / "selected.pt")["config"]["model_selection"]
+    run_settings = gan_settings(
+        {**section(config), **overrides},
+        config["seed"] if seed is None else seed,
+        dims=int(gan[0]),
+    )
     settings = dataclasses.replace(
         run_settings,
         precision=setup.precision,
@@ -92,17 +122,17 @@ def retrain_and_score(
         lr=run_settings.lr * LR_SCALING[setup.lr_scaling](setup.batch_size),
         checkpoint_every=max(1, run_settings.checkpoint_every // setup.batch_size),
     )
-    patches = read_h5(results / "data" / "patches.h5").datasets
-    run = workdir / setup.folder(settings.seed)
+    patches = read_h5(data / "patches.h5").datasets
+    run = workdir / gan / setup.folder(settings.seed)
     start = time.perf_counter()
     train(settings, patches["convolved"], patches["unconvolved"], run / "run", False, device=device)
     seconds = time.perf_counter() - start
     selected = run / "selected.pt"
     select_from_run(
-        run / "run", results / "data" / "train.h5", selected, run / "selection.csv",
+        run / "run", data / "train.h5", selected, run / "selection.csv",
         max_spectra=selection["spectra"], seed=config["seed"], device=device,
     )  # fmt: skip
-    test = read_h5(results / "data" / "test.h5").datasets
+    test = read_h5(data / "test.h5").datasets
     quality = {}
     for direction in DIRECTIONS:
         before = test[INPUT_DATASETS[direction]]
@@ -116,6 +146,11 @@ def retrain_and_score(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results/demo"))
+    parser.add_argument("--gan", choices=sorted(GANS), default="2d")
+    parser.add_argument(
+        "--set", type=override, nargs="+", default=[], metavar="KEY=VALUE",
+        help="replace keys of the run's GAN section (gan: or, with --gan 3d, volume:)",
+    )  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
@@ -136,12 +171,14 @@ def main() -> None:
                 for p in args.precisions
             ]
             print(
-                f"{args.results} 2D GAN retrained on {args.device}, learning rate scaled "
-                f"{args.lr_scaling!r} with the batch size",
+                f"{args.results} {args.gan.upper()} GAN retrained on {args.device}, learning "
+                f"rate scaled {args.lr_scaling!r} with the batch size, settings replaced: "
+                f"{dict(args.set) or 'none'}",
                 flush=True,
             )
+            run = (args.results, args.gan, dict(args.set))
             futures = {
-                pool.submit(retrain_and_score, args.results, setup, seed, args.device, workdir): (
+                pool.submit(retrain_and_score, *run, setup, seed, args.device, workdir): (
                     setup,
                     seed,
                 )
