@@ -53,10 +53,10 @@ def test_presets_are_valid_and_build_settings(name):
 
 
 def test_the_3d_gan_takes_its_own_low_pass_weight():
-    config = with_defaults(preset("demo"))
+    config = with_defaults(preset("smoke"))  # the preset whose two weights differ
     assert gan_settings(config["gan"], 0).loss_weights.lowpass == 10
     volume = gan_settings(volume_gan_section(config), 0, dims=3)
-    assert (volume.loss_weights.lowpass, volume.crop_size) == (0, config["volume"]["crop_size"])
+    assert (volume.loss_weights.lowpass, volume.crop_size) == (1, config["volume"]["crop_size"])
 
 
 def test_paper_preset_is_the_schema_defaults_and_the_code_defaults():
