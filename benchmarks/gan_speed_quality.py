@@ -4,6 +4,7 @@
                                            [--precisions fp32 bf16] [--channels-last] [--compile]
                                            [--batch-sizes 1 16] [--lr-scaling none|sqrt|linear]
                                            [--seeds 0 1] [--set lowpass_weight=10 ...]
+                                           [--pairs test train]
                                            [--workdir /tmp/gan_quality]
 
 Takes the settings and configuration of the run's 2D GAN from ``gan2d/final.pt`` (``--gan 3d``:
@@ -16,7 +17,9 @@ of b crops keeps the run's epochs (b times fewer updates), saves a checkpoint ev
 learning rate times 1, sqrt(b) or b (``--lr-scaling``). Then it
 does what the workflow does between training and back-translation: selects generators by
 Fréchet distance on ``data/train.h5`` (``select_from_run``), translates ``data/test.h5`` in both
-directions and scores the translations (``translation_quality``, all classes). So it scores the
+directions and scores the translations (``translation_quality``, all classes); with
+``--pairs test train`` it also scores the training spectra's own pairs, which the unpaired GAN
+never sees paired, a check that leaves the test pairs unused. So it scores the
 GAN's own generators (the workflow's ``gan_without_back_translation`` row), not ``translator.pt``.
 Prints, per set-up, PSNR / SSIM before -> after and the training wall time. Inference stays
 float32 in every case; only training changes.
@@ -93,12 +96,14 @@ def retrain_and_score(
     results: Path,
     gan: str,
     overrides: dict,
+    pairs: tuple[str, ...],
     setup: SetUp,
     seed: int | None,
     device: str,
     workdir: Path,
-) -> tuple[float, dict[str, dict]]:
-    """Training seconds and {direction: quality} for one set-up and seed (None: the run's)."""
+) -> tuple[float, dict[tuple[str, str], dict]]:
+    """Training seconds and {(pairs, direction): quality} for one set-up and seed (None: the
+    run's); ``pairs`` names the data files scored ("test", "train")."""
     torch.set_num_threads(1)
     folder, data_folder, section = GANS[gan]
     gan_dir, data = results / folder, results / data_folder
@@ -132,14 +137,15 @@ def retrain_and_score(
         run / "run", data / "train.h5", selected, run / "selection.csv",
         max_spectra=selection["spectra"], seed=config["seed"], device=device,
     )  # fmt: skip
-    test = read_h5(data / "test.h5").datasets
     quality = {}
-    for direction in DIRECTIONS:
-        before = test[INPUT_DATASETS[direction]]
-        loaded = load_generator(selected, direction)
-        pred = translate_spectra(loaded, before, device=device)
-        target = test[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
-        quality[direction] = translation_quality(pred, target, before)
+    for name in pairs:
+        spectra = read_h5(data / f"{name}.h5").datasets
+        for direction in DIRECTIONS:
+            before = spectra[INPUT_DATASETS[direction]]
+            loaded = load_generator(selected, direction)
+            pred = translate_spectra(loaded, before, device=device)
+            target = spectra[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
+            quality[name, direction] = translation_quality(pred, target, before)
     return seconds, quality
 
 
@@ -157,6 +163,9 @@ def main() -> None:
     parser.add_argument("--lr-scaling", choices=sorted(LR_SCALING), default="none")
     parser.add_argument("--seeds", type=int, nargs="+", default=[None], help="default: the run's")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument(
+        "--pairs", nargs="+", choices=["test", "train"], default=["test"], help="pairs to score"
+    )
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
@@ -176,7 +185,7 @@ def main() -> None:
                 f"{dict(args.set) or 'none'}",
                 flush=True,
             )
-            run = (args.results, args.gan, dict(args.set))
+            run = (args.results, args.gan, dict(args.set), tuple(args.pairs))
             futures = {
                 pool.submit(retrain_and_score, *run, setup, seed, args.device, workdir): (
                     setup,
@@ -188,10 +197,11 @@ def main() -> None:
             for future in as_completed(futures):  # as they finish: a run cut short keeps these
                 setup, seed = futures[future]
                 seconds, quality = future.result()
-                for direction, q in quality.items():
+                for (name, direction), q in quality.items():
                     print(
                         f"{setup.label():<38} seed {'run' if seed is None else seed:<4} "
-                        f"{direction:<8} PSNR {q['psnr_before']:6.2f} -> {q['psnr_after']:6.2f} dB"
+                        f"{name:<5} {direction:<8} "
+                        f"PSNR {q['psnr_before']:6.2f} -> {q['psnr_after']:6.2f} dB"
                         f"   SSIM {q['ssim_before']:.3f} -> {q['ssim_after']:.3f}"
                         f"   change cos {q['change_cosine']:.2f}, size {q['change_size']:.2f}"
                         f"   (training {seconds:.0f} s)",
