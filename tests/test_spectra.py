@@ -5,10 +5,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from exp2simgan_core.physics.formfactor import j0
+from exp2simgan_core.physics.instrument import kinematic_qz
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
+from exp2simgan_core.physics.lswt import s_perp, spin_waves
 from exp2simgan_core.physics.models import MODELS
 from exp2simgan_core.physics.montecarlo import monte_carlo_panel
-from exp2simgan_core.physics.spectra import SpectrumCalculator, SpectrumSettings, sub_cell_spread
+from exp2simgan_core.physics.spectra import (
+    FWHM_PER_SIGMA,
+    ZERO_MODE_MEV,
+    ModeField,
+    SpectrumCalculator,
+    SpectrumSettings,
+    Twin,
+    _point_density,
+    sub_cell_spread,
+    twins,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GOODENOUGH = MODELS["goodenough"]
@@ -46,7 +59,8 @@ def test_pair_shapes_mask_and_determinism():
 
 
 def test_convolved_is_smoother_and_keeps_the_weight():
-    calc = SpectrumCalculator(GOODENOUGH, SpectrumSettings(layout=SMALL))
+    settings = SpectrumSettings(layout=SMALL, unconvolved="bin_integrated")
+    calc = SpectrumCalculator(GOODENOUGH, settings)
     unconv, conv = calc.pair(GOODENOUGH.best_fit)
     # resolution spreads the weight: the convolved image has far fewer empty pixels
     assert (conv > 1e-6).mean() > (unconv > 1e-6).mean() + 0.2
@@ -54,6 +68,76 @@ def test_convolved_is_smoother_and_keeps_the_weight():
     for i in range(3):
         rows = slice(10 * i, 10 * (i + 1))
         assert conv[rows].sum() == pytest.approx(unconv[rows].sum(), rel=0.15)
+
+
+def test_bin_centre_spectrum_is_the_direct_evaluation_at_the_bin_centres():
+    """Pixel (H, K) centre and bin-centre energy, each mode a 1 meV-FWHM Gaussian, L at E_c,
+    summed per site with the full 3D Q: an evaluation that shares no code with the calculator's
+    grouping of sites or its batching over pixels and bins."""
+    fwhm = 1.0
+    settings = SpectrumSettings(layout=SMALL, intrinsic_fwhm_mev=fwhm, q_resolution=False)
+    calc = SpectrumCalculator(GOODENOUGH, settings)
+    unconv, _ = calc.pair(GOODENOUGH.best_fit)
+    system = GOODENOUGH.build(GOODENOUGH.best_fit)
+    a, b = GOODENOUGH.lattice_ab
+    sigma = fwhm / FWHM_PER_SIGMA
+    centres = SMALL.hk_centres()
+    for i_ei, i_bin, ih, ik in [(0, 3, 2, 7), (1, 0, 5, 5), (2, 6, 0, 9), (0, 9, 8, 1)]:
+        ei = SMALL.ei_mev[i_ei]
+        edges = SMALL.ebin_edges(ei)
+        e_c = 0.5 * (edges[i_bin] + edges[i_bin + 1])
+        q_lab = np.array([2 * np.pi * centres[ih] / a, 2 * np.pi * centres[ik] / b])
+        qz = float(kinematic_qz(ei, e_c, np.linalg.norm(q_lab)))
+        q = np.array([*q_lab, qz])
+        expected = 0.0
+        for twin in twins(GOODENOUGH, "physical"):
+            k_crys = np.zeros((1, 3))
+            k_crys[0, :2] = twin.to_crystal @ q_lab
+            omega, amp = spin_waves(system, k_crys, "cpu")  # (1, m), (1, m, sites, 3)
+            form = np.array([j0(ion, np.linalg.norm(q)) for ion in system.ions])
+            phase = np.exp(-1j * qz * system.positions[:, 2])
+            total = np.einsum("s,msa->ma", form * phase, amp[0]) @ twin.amplitude_to_lab.T
+            weight = s_perp(total, q / np.linalg.norm(q), system.n_sites)
+            shape = np.exp(-0.5 * ((e_c - omega[0]) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+            expected += twin.weight * np.sum(np.where(omega[0] > ZERO_MODE_MEV, weight * shape, 0))
+        got = unconv[i_ei * SMALL.n_pix + ih, i_bin * SMALL.n_pix + ik]
+        assert got == pytest.approx(expected, rel=1e-4, abs=1e-9), (i_ei, i_bin, ih, ik)
+
+
+def test_a_mode_at_a_bin_centre_appears_and_one_between_centres_does_not():
+    edges = np.array([10.0, 11.5, 13.0])  # centres 10.75 and 12.25 meV
+    sigma = 0.1 / FWHM_PER_SIGMA
+
+    def density(mode_mev: float) -> np.ndarray:
+        field = ModeField(
+            omega=np.array([[mode_mev]]),
+            amplitudes=np.array([[[[0.0, 0.0, 1.0]]]], dtype=np.complex64),  # along c
+            group_z=np.zeros(1),
+            group_ions=("Mn4+",),
+            q_lab=np.array([[0.5, 0.0]]),  # Q along a: the c amplitude is all perpendicular
+            n_sites=1,
+        )
+        return _point_density(field, Twin(1.0, np.eye(2), np.eye(3), False), 70.0, edges, sigma)
+
+    at_centre = density(10.75)[0]
+    peak = float(j0("Mn4+", np.array(0.5))) ** 2 / (sigma * np.sqrt(2 * np.pi))
+    assert at_centre[0] == pytest.approx(peak, rel=1e-6)  # 9.39 per meV times the weight
+    assert at_centre[1] < 1e-12 * peak
+    # 0.75 meV (18 sigma) from each centre: absent from both bins, although inside the first
+    assert np.all(density(11.5)[0] < 1e-12 * peak)
+    assert np.all(density(11.0)[0] < 1e-7 * peak)  # 0.25 meV = 6 sigma: exp(-18) of the peak
+
+
+def test_bin_centre_spectra_are_sparse_and_bin_integrated_share_the_convolved_scale():
+    calc = {
+        kind: SpectrumCalculator(GOODENOUGH, SpectrumSettings(layout=SMALL, unconvolved=kind))
+        for kind in ("bin_centre", "bin_integrated")
+    }
+    centre, conv = calc["bin_centre"].pair(GOODENOUGH.best_fit)
+    integrated, conv_again = calc["bin_integrated"].pair(GOODENOUGH.best_fit)
+    assert np.array_equal(conv, conv_again)  # the definition changes the unconvolved side only
+    threshold = 1e-3 * centre.max()
+    assert (centre > threshold).mean() < 0.5 * (integrated > 1e-3 * integrated.max()).mean()
 
 
 @pytest.mark.parametrize("convention", ["physical", "horace"])
@@ -77,6 +161,10 @@ def test_volume_layout():
 def test_settings_are_validated():
     with pytest.raises(ValueError, match="convention"):
         SpectrumSettings(convention="spinw")
+    with pytest.raises(ValueError, match="unconvolved"):
+        SpectrumSettings(unconvolved="bin_center")
+    with pytest.raises(ValueError, match="intrinsic_fwhm_mev"):
+        SpectrumSettings(intrinsic_fwhm_mev=0.0)
     with pytest.raises(ValueError, match="oversample"):
         SpectrumSettings(oversample=4)
     with pytest.raises(ValueError, match="parameters"):

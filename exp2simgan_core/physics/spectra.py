@@ -1,10 +1,20 @@
 """Unconvolved and resolution-convolved INS spectra in the 2D image and 3D volume layouts.
 
-Intensity unit: S_perp per magnetic site per meV (times |<j0>|^2, twin-averaged), i.e. the spectral
-weight in an energy bin divided by the bin width, so convolved and unconvolved spectra share a
-scale.
+Intensity unit: S_perp per magnetic site per meV (times |<j0>|^2, twin-averaged).
 
-* Unconvolved: at each pixel centre (H, K), the modes whose energy falls inside the bin.
+* Unconvolved, two definitions (``SpectrumSettings.unconvolved``), both at each pixel centre (H, K):
+
+  - ``bin_centre`` (the paper's Methods: "the LSWT model was only evaluated at the nominal centre
+    of the pixel (histogram bin)"): S(Q, E) at the bin-centre energy E_c, each mode broadened by an
+    intrinsic Gaussian of ``intrinsic_fwhm_mev`` (the authors' ``model_eval.m`` passes 0.1 meV with
+    ``'resfun', 'gauss'``), L from the kinematics at E_c. A point density per meV: a mode farther
+    than a few widths from every bin centre is absent, and a 0.1 meV-FWHM mode exactly at a bin
+    centre peaks at its weight times 9.39 per meV, so these spectra do not share the convolved
+    spectra's scale (every network input is divided by its own mean, ``dataset.normalised``).
+  - ``bin_integrated``: the modes whose energy falls inside the bin, their weight divided by the
+    bin width (spectral weight per meV averaged over the bin), so convolved and unconvolved spectra
+    share a scale; L follows the kinematics at each mode's energy.
+
 * Convolved: each mode broadened by the MAPS energy resolution (Gaussian, ``resins``), integrated
   over the energy bin, evaluated on a sub-pixel grid (``oversample`` x ``oversample`` points per
   pixel plus a margin), blurred by the in-plane Gaussian Q resolution and averaged over the pixel.
@@ -19,6 +29,7 @@ scale.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +56,9 @@ from .lswt import (
 from .models import ModelSpec
 
 CONVENTIONS = ("physical", "horace")
+UNCONVOLVED = ("bin_centre", "bin_integrated")  # definitions of the unconvolved spectrum
+PAPER_INTRINSIC_FWHM_MEV = 0.1  # the authors' model_eval.m: 'resfun', 'gauss' with 0.1 meV
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 ZERO_MODE_MEV = 0.01  # modes below this are Goldstone/Bragg points: their weight is elastic
 CHUNK = 2048  # wavevectors per batched diagonalisation
 _ROT90 = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -61,10 +75,16 @@ class SpectrumSettings:
     energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma
     q_resolution: bool = True  # apply the in-plane Gaussian Q resolution
     device: str = "auto"  # where spin waves are diagonalised: auto (CUDA if present) | cpu | cuda
+    unconvolved: str = "bin_centre"  # bin_centre (the paper's) | bin_integrated
+    intrinsic_fwhm_mev: float = PAPER_INTRINSIC_FWHM_MEV  # mode width of bin_centre, meV
 
     def __post_init__(self) -> None:
         if self.convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
+        if self.unconvolved not in UNCONVOLVED:
+            raise ValueError(f"unconvolved must be one of {UNCONVOLVED}, got {self.unconvolved!r}")
+        if not self.intrinsic_fwhm_mev > 0:
+            raise ValueError(f"intrinsic_fwhm_mev must be > 0, got {self.intrinsic_fwhm_mev}")
         if self.oversample < 1 or self.oversample % 2 == 0:
             raise ValueError(f"oversample must be an odd integer >= 1, got {self.oversample}")
         if self.device not in DEVICES:
@@ -135,6 +155,15 @@ class ModeField:
     group_ions: tuple[str, ...]
     q_lab: np.ndarray  # (nf*nf, 2) in-plane lab Q, 1/Angstrom
     n_sites: int
+
+    def subset(self, index: np.ndarray) -> ModeField:
+        """The field at the wavevectors ``index`` (into the first axis) only."""
+        return dataclasses.replace(
+            self,
+            omega=self.omega[index],
+            amplitudes=self.amplitudes[index],
+            q_lab=self.q_lab[index],
+        )
 
 
 def mode_field(
@@ -218,6 +247,20 @@ def _binned(omega, intensity, edges) -> np.ndarray:
     return out / np.diff(edges)
 
 
+def _point_density(field: ModeField, twin: Twin, ei: float, edges, sigma: float) -> np.ndarray:
+    """S(Q, E_c) per meV at each bin centre E_c: (nq,) field -> (nq, n_bins).
+
+    Each mode is a normalised Gaussian of standard deviation ``sigma`` (meV); L follows the
+    kinematics at E_c (``mode_intensities``).
+    """
+    out = np.zeros((len(field.omega), len(edges) - 1))
+    for b, e_c in enumerate(0.5 * (edges[:-1] + edges[1:])):
+        inten = mode_intensities(field, twin, ei, np.full(len(field.omega), e_c))
+        shape = np.exp(-0.5 * ((e_c - field.omega) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+        out[:, b] = np.sum(inten * shape, axis=1)
+    return out
+
+
 def _broadened(omega, intensity, edges, sigma) -> np.ndarray:
     """Gaussian-broadened modes integrated over each bin: (nq, n_modes) -> (nq, n_bins), per meV."""
     cdf = ndtr((edges[None, None, :] - omega[..., None]) / sigma[..., None])
@@ -261,25 +304,29 @@ class SpectrumCalculator:
         fields = self.fields(system)
         nf = len(self.grid.points)
         centre = self.grid.centre_index
+        at_centres = (centre[:, None] * nf + centre[None, :]).ravel()  # rows H, columns K
         spreads = [sub_cell_spread(f.omega, nf) for f in fields]
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
-            sharp = np.zeros((len(centre), len(centre), len(edges) - 1))
+            sharp = np.zeros((len(centre) ** 2, len(edges) - 1))
             smooth = np.zeros((nf * nf, len(edges) - 1))
             table = self._sigma_tables[(ei, hz)]
             for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
-                n_modes = inten.shape[1]
-                om_c = field.omega.reshape(nf, nf, n_modes)[np.ix_(centre, centre)]
-                in_c = inten.reshape(nf, nf, n_modes)[np.ix_(centre, centre)]
-                sharp += _binned(
-                    om_c.reshape(-1, n_modes), in_c.reshape(-1, n_modes), edges
-                ).reshape(sharp.shape)
+                centres = field.subset(at_centres)
+                sharp += self._unconvolved(centres, inten[at_centres], twin, ei, edges)
                 sigma = np.hypot(np.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
-            unconv.append(sharp)
+            unconv.append(sharp.reshape(len(centre), len(centre), -1))
             conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
+
+    def _unconvolved(self, field, intensity, twin, ei, edges) -> np.ndarray:
+        """One twin's unconvolved spectrum per meV at the pixel centres, (n_centres, n_bins)."""
+        if self.settings.unconvolved == "bin_integrated":
+            return _binned(field.omega, intensity, edges)
+        sigma = self.settings.intrinsic_fwhm_mev / FWHM_PER_SIGMA
+        return twin.weight * _point_density(field, twin, ei, edges, sigma)
 
     def _resolve_q(self, fine: np.ndarray, ei: float) -> np.ndarray:
         if self.settings.q_resolution:
