@@ -26,7 +26,7 @@ check_config(config, SCHEMA)
 validate(config, SCHEMA_PATH)
 config.update(in_schema_order(config, SCHEMA))  # key order of the schema: see in_schema_order
 SETTINGS = spectrum_settings(config)
-check_consistency(config, SETTINGS.layout.shape)
+check_consistency(config, SETTINGS.layout)
 
 # Jobs import exp2simgan_core from this checkout, whichever environment runs them (the
 # project's venv, or a per-rule conda environment built from envs/exp2simgan.yaml).

@@ -22,6 +22,7 @@ import yaml
 from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.gan.select import load_inception
 from exp2simgan_core.io import DataFileError, read_user_spectrum
+from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.simulate import SimulationSettings
 
 
@@ -97,7 +98,7 @@ def check_config_file(
     try:
         check_config(config, schema)
         config = filled(config, schema)
-        check_consistency(config, spectrum_settings(config).layout.shape)
+        check_consistency(config, spectrum_settings(config).layout)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     return config
@@ -180,15 +181,16 @@ def volume_gan_section(config: Mapping[str, Any]) -> dict:
     return {**config["gan"], **{k: config["volume"][k] for k in VOLUME_GAN_KEYS}}
 
 
-def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]) -> None:
+def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) -> None:
     """Raise ``ConfigError`` for valid-looking values that cannot work together.
 
-    ``config`` must have passed ``check_config``; ``spectrum_shape`` is the (rows, columns) of one
-    spectrum of the configured layout. Each user spectrum is loaded and checked here, so that a bad
-    file stops the run before hours of simulation.
+    ``config`` must have passed ``check_config``; ``layout`` is the configured spectrum layout
+    (a user spectrum in the paper's 240 x 400 layout is rebinned into it). Each user spectrum is
+    loaded and checked here, so that a bad file stops the run before hours of simulation.
     """
     messages = []
     size = config["patches"]["size"]
+    spectrum_shape = layout.shape
     if size > min(spectrum_shape):
         messages.append(
             f"patches.size: {size} is larger than a spectrum of this layout "
@@ -233,7 +235,7 @@ def check_consistency(config: Mapping[str, Any], spectrum_shape: tuple[int, int]
             messages.append(f"user_spectra[{i}].name: '{entry['name']}' is used twice")
         seen.add(entry["name"])
         try:
-            read_user_spectrum(entry["path"], spectrum_shape)
+            read_user_spectrum(entry["path"], layout)
         except DataFileError as err:
             messages.append(f"user_spectra[{i}].path: {err}")
     if messages:

@@ -23,10 +23,11 @@ from exp2simgan_core.io import (
     DataFileError,
     H5Data,
     check_writable,
+    load_user_spectrum,
     read_h5,
-    read_user_spectrum,
     write_h5,
 )
+from exp2simgan_core.physics.layout import Layout2D
 
 log = logging.getLogger(__name__)
 
@@ -313,14 +314,16 @@ def extract_patches(
 
 
 def import_user_spectrum(
-    path: str | Path, name: str, shape: tuple[int, int], out_path: str | Path
+    path: str | Path, name: str, layout: Layout2D | tuple[int, int], out_path: str | Path
 ) -> None:
     """Check a user's measured spectrum and store it like a reference set.
 
-    Writes 'spectra' (1, rows, cols) float32, NaN where uncovered (see ``read_user_spectrum``),
-    with attributes kind 'user', ``name`` and the absolute source path.
+    Writes 'spectra' (1, rows, cols) float32 in the run's ``layout``, NaN where uncovered (see
+    ``read_user_spectrum``: a 240 x 400 spectrum of the paper's layout is rebinned into a run of
+    another layout), with attributes kind 'user', ``name`` and the absolute source path, plus
+    ``rebinned_from``, ``rebin_source_layout`` and ``rebin_rule`` when it was rebinned.
     """
     check_writable(out_path)
-    spectrum = read_user_spectrum(path, shape)
-    attrs = {"kind": "user", "name": name, "source": str(Path(path).resolve())}
+    spectrum, rebin_attrs = load_user_spectrum(path, layout)
+    attrs = {"kind": "user", "name": name, "source": str(Path(path).resolve()), **rebin_attrs}
     write_h5(out_path, {"spectra": spectrum[np.newaxis]}, attrs)

@@ -104,7 +104,7 @@ rule import_user_spectrum:
         mem_mb=1000,
     params:
         **recorded("simulation.spectrum"),
-        shape=SETTINGS.layout.shape,
+        spectrum=config["simulation"]["spectrum"],
     script:
         "../workflow_scripts/import_user_spectrum.py"
 

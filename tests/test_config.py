@@ -140,12 +140,18 @@ def test_settings_errors_name_the_section():
 
 
 def test_consistency_checks_patch_size_and_user_spectra(tmp_path):
-    shape = (16, 80)
+    config = with_defaults(preset("smoke"))
+    shape = spectrum_settings(config).layout.shape
+    assert shape == (16, 80)
     good = tmp_path / "good.npy"
     np.save(good, np.ones(shape))
-    config = with_defaults(preset("smoke"))
-    config["user_spectra"] = [{"name": "mine", "path": str(good)}]
-    check_consistency(config, shape)
+    paper_layout = tmp_path / "measured_240x400.npy"  # rebinned into the smoke layout
+    np.save(paper_layout, np.ones((240, 400)))
+    config["user_spectra"] = [
+        {"name": "mine", "path": str(good)},
+        {"name": "measured", "path": str(paper_layout)},
+    ]
+    check_consistency(config, spectrum_settings(config).layout)
 
     config["patches"]["size"] = 17
     config["user_spectra"] += [
@@ -153,11 +159,11 @@ def test_consistency_checks_patch_size_and_user_spectra(tmp_path):
         {"name": "other", "path": str(tmp_path / "absent.npy")},
     ]
     with pytest.raises(ConfigError) as err:
-        check_consistency(config, shape)
+        check_consistency(config, spectrum_settings(config).layout)
     text = str(err.value)
     assert "patches.size: 17 is larger than a spectrum of this layout (16 x 80 pixels)" in text
-    assert "user_spectra[1].name: 'mine' is used twice" in text
-    assert "user_spectra[2].path:" in text and "absent.npy: no such file" in text
+    assert "user_spectra[2].name: 'mine' is used twice" in text
+    assert "user_spectra[3].path:" in text and "absent.npy: no such file" in text
 
 
 def test_schema_order_makes_equal_configs_identical():
@@ -187,7 +193,7 @@ def test_gan_settings_that_cannot_work_are_refused_before_any_job(edit, message)
     config = with_defaults(preset("smoke"))
     edit(config)
     with pytest.raises(ConfigError, match=message):
-        check_consistency(config, (16, 80))
+        check_consistency(config, spectrum_settings(config).layout)
 
 
 def check_file(path):

@@ -20,6 +20,7 @@ from exp2simgan_core.dataset import (
     split_train_test,
 )
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
+from exp2simgan_core.physics.layout import Layout2D
 
 SHAPE = (12, 20)
 SETTINGS = {"spectrum": {"layout": {"n_pix": 4}}}
@@ -210,6 +211,24 @@ def test_import_user_spectrum_stores_one_checked_spectrum(tmp_path):
     assert np.isnan(out.datasets["spectra"][0, 0, 0]) and out.datasets["spectra"][0, 1, 1] == 1.0
     assert out.attrs["kind"] == "user" and out.attrs["name"] == "mine"
     assert out.attrs["source"] == str((tmp_path / "mine.npy").resolve())
+
+
+def test_import_user_spectrum_rebins_a_paper_layout_spectrum_and_records_it(tmp_path):
+    x = np.full((240, 400), 3.0)
+    x[:40, :] = 0.0  # the lowest Ei uncovered (community convention)
+    np.save(tmp_path / "paper.npy", x)
+    demo = Layout2D(n_pix=16)  # config/demo.yaml
+    import_user_spectrum(tmp_path / "paper.npy", "paper", demo, tmp_path / "out.h5")
+    out = read_h5(tmp_path / "out.h5", required=["spectra"], trailing_shape=(96, 160))
+    spectrum = out.datasets["spectra"][0]
+    assert np.isnan(spectrum[:16]).all()
+    np.testing.assert_allclose(spectrum[16:], 3.0, rtol=1e-6)
+    assert out.attrs["rebinned_from"] == [240, 400]
+    assert out.attrs["rebin_source_layout"]["ei_mev"] == [25.0, 35.0, 50.0, 70.0, 100.0, 140.0]
+    assert "overlap-area-weighted" in out.attrs["rebin_rule"]
+    assert out.attrs["kind"] == "user" and out.attrs["name"] == "paper"
+    import_user_spectrum(tmp_path / "paper.npy", "same", Layout2D(), tmp_path / "same.h5")
+    assert "rebinned_from" not in read_h5(tmp_path / "same.h5").attrs
 
 
 def test_intensity_unit_is_the_mean_over_covered_bins_and_normalised_divides_by_it():

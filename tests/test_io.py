@@ -13,10 +13,12 @@ import exp2simgan_core.io
 from exp2simgan_core.io import (
     DataFileError,
     check_writable,
+    load_user_spectrum,
     read_h5,
     read_user_spectrum,
     write_h5,
 )
+from exp2simgan_core.physics.layout import Layout2D
 
 SHAPE = (6, 10)
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -369,6 +371,60 @@ def test_user_bad_files_are_refused(tmp_path):
         read_user_spectrum(tmp_path / "junk.npy", SHAPE)
 
 
+DEMO_LAYOUT = Layout2D(n_pix=16)  # config/demo.yaml: 96 x 160
+
+
+def paper_array():
+    x = np.random.default_rng(5).random((240, 400)) + 0.5
+    x[:40, :80] = 0.0  # uncovered (community convention): two whole panels
+    x[50, 50] = -0.01  # background-subtraction noise, clipped before rebinning
+    return x
+
+
+def test_user_spectrum_in_the_run_layout_is_read_as_is(tmp_path):
+    layout = Layout2D(ei_mev=(35.0,), chopper_hz=(200.0,), n_pix=3, n_ebins=2)
+    x = user_array(layout.shape)
+    np.save(tmp_path / "mine.npy", x)
+    out, attrs = load_user_spectrum(tmp_path / "mine.npy", layout)
+    assert attrs == {}
+    np.testing.assert_array_equal(out, read_user_spectrum(tmp_path / "mine.npy", layout.shape))
+
+
+def test_paper_layout_user_spectrum_is_cleaned_then_rebinned_into_the_run_layout(tmp_path):
+    x = paper_array()
+    np.save(tmp_path / "paper.npy", x)
+    out, attrs = load_user_spectrum(tmp_path / "paper.npy", DEMO_LAYOUT)
+    assert out.dtype == np.float32 and out.shape == (96, 160)
+    assert np.isnan(out[:16, :32]).all() and not np.isnan(out[16:, :]).any()
+    assert np.nanmin(out) >= 0.0 and 0.5 < np.nanmean(out) < 1.5
+    assert attrs["rebinned_from"] == [240, 400]
+    assert attrs["rebin_source_layout"]["n_pix"] == 40 and "rebin" in attrs["rebin_rule"]
+    np.testing.assert_array_equal(read_user_spectrum(tmp_path / "paper.npy", DEMO_LAYOUT), out)
+    with pytest.raises(DataFileError, match=r"shape \(240, 400\), expected \(96, 160\)"):
+        read_user_spectrum(tmp_path / "paper.npy", (96, 160))  # a bare shape: that shape only
+    write_h5(tmp_path / "paper.h5", {"spectra": x[np.newaxis].astype(np.float32)}, {})
+    assert read_user_spectrum(tmp_path / "paper.h5", DEMO_LAYOUT).shape == (96, 160)
+
+
+def test_user_spectrum_of_another_shape_is_refused_naming_what_can_be_read(tmp_path):
+    np.save(tmp_path / "odd.npy", np.ones((120, 200)))
+    with pytest.raises(
+        DataFileError,
+        match=r"shape \(120, 200\), expected \(96, 160\).*this run's layout or the paper's "
+        r"240 x 400 layout \(rebinned",
+    ):
+        read_user_spectrum(tmp_path / "odd.npy", DEMO_LAYOUT)
+
+
+def test_paper_layout_user_spectrum_is_refused_for_a_layout_it_does_not_map_onto(tmp_path):
+    np.save(tmp_path / "paper.npy", paper_array())
+    layout = Layout2D(ei_mev=(60.0,), chopper_hz=(200.0,), n_pix=16)
+    with pytest.raises(DataFileError, match=r"paper.npy: .*does not map.*Ei 60 meV is not in"):
+        read_user_spectrum(tmp_path / "paper.npy", layout)
+    with pytest.raises(DataFileError, match=r"energy bins are not a subset"):
+        read_user_spectrum(tmp_path / "paper.npy", Layout2D(n_pix=16, n_ebins=12))
+
+
 @pytest.mark.skipif(
     not (SHARED_DATA / "horace_bestfit_goodenough.npy").is_file(),
     reason="the read-only reference data ../shared/data/ is not beside this checkout",
@@ -381,6 +437,9 @@ def test_community_240x400_file_reads_with_its_coverage_mask():
     np.testing.assert_array_equal(np.isnan(out), x == 0)  # and zero-intensity pixels with them
     np.testing.assert_array_equal(out[x != 0], x[x != 0])
     assert 70.0 < np.nanmax(out) < 80.0
+    coarse = read_user_spectrum(SHARED_DATA / "horace_bestfit_goodenough.npy", DEMO_LAYOUT)
+    assert coarse.shape == (96, 160) and 0.0 < np.isnan(coarse).mean() < np.isnan(out).mean()
+    assert np.nanmax(coarse) <= np.nanmax(out)
 
 
 def test_files_do_not_depend_on_the_order_attributes_are_given_in(tmp_path):

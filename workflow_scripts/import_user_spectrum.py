@@ -1,13 +1,14 @@
-"""Check a user's measured spectrum and store it in the project's HDF5 format."""
+"""Check a user's spectrum (a 240 x 400 one rebinned into the run's layout), store it as HDF5."""
 
 from exp2simgan_core.dataset import import_user_spectrum
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.simulate import SimulationSettings
 
 start_job(snakemake)
 
 import_user_spectrum(
     snakemake.input[0],
     name=snakemake.wildcards.name,
-    shape=tuple(snakemake.params.shape),
+    layout=SimulationSettings.from_config(snakemake.params.spectrum).layout,
     out_path=snakemake.output[0],
 )
