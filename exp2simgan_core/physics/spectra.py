@@ -285,6 +285,7 @@ class SpectrumCalculator:
         h, k = np.meshgrid(pts, pts, indexing="ij")  # rows H, columns K
         a, b = model.lattice_ab
         self.q_lab = np.stack([2 * np.pi * h.ravel() / a, 2 * np.pi * k.ravel() / b], axis=1)
+        self._quadrant, self._from_quadrant = _quadrant_index(pts)
         self.uncovered = uncovered
         self._sigma_tables = {
             (ei, hz): _sigma_table(ei, hz, settings.energy_width_factor)
@@ -292,8 +293,21 @@ class SpectrumCalculator:
         }
 
     def fields(self, system: SpinSystem) -> list[ModeField]:
+        """Spin waves of each twin on the fine grid, diagonalised in one quadrant only.
+
+        Every model of the project gives spectra symmetric under H -> -H and under K -> -K
+        (the collinear order and the twin average; tests/test_spectra.py checks each model and
+        convention on random draws), and the fine grid is symmetric about 0. So the modes are
+        computed at the points with H, K >= 0 (a quarter of the grid) and every other point takes
+        those of its mirror image, (|H|, |K|): its ``q_lab`` too, so intensities are those of the
+        mirror point, which the symmetry makes equal.
+        """
         device = self.settings.device
-        return [mode_field(system, twin, self.q_lab, device) for twin in self.twins]
+        quadrant = self.q_lab[self._quadrant]
+        return [
+            mode_field(system, twin, quadrant, device).subset(self._from_quadrant)
+            for twin in self.twins
+        ]
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
         """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
@@ -346,6 +360,20 @@ class SpectrumCalculator:
         if self.uncovered is not None:
             out[self.uncovered] = np.nan
         return out
+
+
+def _quadrant_index(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (H, K) grid indices of the points with H, K >= 0, and for every point of the grid the
+    position of its mirror image (|H|, |K|) among them. ``points`` must be symmetric about 0."""
+    n = len(points)
+    if not np.allclose(points, -points[::-1], rtol=0.0, atol=1e-12):
+        raise ValueError("the fine grid must be symmetric about 0")
+    first = n // 2  # first point >= 0
+    mirror = np.maximum(np.arange(n), n - 1 - np.arange(n)) - first  # along one axis
+    half = np.arange(first, n)
+    quadrant = (half[:, None] * n + half[None, :]).ravel()
+    from_quadrant = (mirror[:, None] * len(half) + mirror[None, :]).ravel()
+    return quadrant, from_quadrant
 
 
 def _energy_blocks(layout) -> list[tuple[float, float, np.ndarray]]:
