@@ -293,21 +293,18 @@ class SpectrumCalculator:
         }
 
     def fields(self, system: SpinSystem) -> list[ModeField]:
-        """Spin waves of each twin on the fine grid, diagonalised in one quadrant only.
+        """Spin waves of each twin at the fine-grid points with H, K >= 0 (``_quadrant``).
 
         Every model of the project gives spectra symmetric under H -> -H and under K -> -K
         (the collinear order and the twin average; tests/test_spectra.py checks each model and
-        convention on random draws), and the fine grid is symmetric about 0. So the modes are
-        computed at the points with H, K >= 0 (a quarter of the grid) and every other point takes
-        those of its mirror image, (|H|, |K|): its ``q_lab`` too, so intensities are those of the
-        mirror point, which the symmetry makes equal.
+        convention on random draws), and the fine grid is symmetric about 0. So modes,
+        intensities and the broadened spectrum are computed in one quadrant, a quarter of the
+        grid, and every other point takes the values of its mirror image (|H|, |K|)
+        (``_from_quadrant``).
         """
         device = self.settings.device
         quadrant = self.q_lab[self._quadrant]
-        return [
-            mode_field(system, twin, quadrant, device).subset(self._from_quadrant)
-            for twin in self.twins
-        ]
+        return [mode_field(system, twin, quadrant, device) for twin in self.twins]
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
         """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
@@ -318,12 +315,15 @@ class SpectrumCalculator:
         fields = self.fields(system)
         nf = len(self.grid.points)
         centre = self.grid.centre_index
-        at_centres = (centre[:, None] * nf + centre[None, :]).ravel()  # rows H, columns K
-        spreads = [sub_cell_spread(f.omega, nf) for f in fields]
+        # pixel centres (rows H, columns K) as points of the quadrant
+        at_centres = self._from_quadrant[(centre[:, None] * nf + centre[None, :]).ravel()]
+        spreads = [
+            sub_cell_spread(f.omega[self._from_quadrant], nf)[self._quadrant] for f in fields
+        ]
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
             sharp = np.zeros((len(centre) ** 2, len(edges) - 1))
-            smooth = np.zeros((nf * nf, len(edges) - 1))
+            smooth = np.zeros((len(self._quadrant), len(edges) - 1))
             table = self._sigma_tables[(ei, hz)]
             for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
@@ -332,7 +332,7 @@ class SpectrumCalculator:
                 sigma = np.hypot(np.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
             unconv.append(sharp.reshape(len(centre), len(centre), -1))
-            conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
+            conv.append(self._resolve_q(smooth[self._from_quadrant].reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
 
     def _unconvolved(self, field, intensity, twin, ei, edges) -> np.ndarray:
