@@ -7,7 +7,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # Reinstall only when the package definition changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dry-run lock
+.PHONY: demo test lint dry-run lock readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lock: | $(BIN)/python
 demo: $(STAMP)
 	$(SNAKEMAKE) all --cores all --configfile config/demo.yaml
 	$(SNAKEMAKE) --configfile config/demo.yaml --report results/demo/report.html
+
+# The README's headline table from the demo's own tables (after make demo).
+readme: $(STAMP)
+	$(BIN)/python -m exp2simgan_core.headline results/demo/tables/headline.md README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,6 +37,7 @@ from exp2simgan_core.gan.pipeline import INPUT_DATASETS, spectra_for
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_text
 
 SUMMARY_COLUMNS = ("direction", "set", "n_spectra", "mean", "std", "zone")
+ALONE_COLUMNS = ("direction", "set", "spectrum", "mean", "std", "zone")
 HELD_OUT = {"exp2sim": "test_convolved", "sim2exp": "test_unconvolved"}  # in-domain, unseen
 FAR_SETS = ("digits", "photos")  # out of domain by construction
 
@@ -84,11 +85,14 @@ def direction_distances(
     sets: Mapping[str, np.ndarray],
     settings: ApplicabilitySettings,
     device: str = "cpu",
+    alone: Sequence[str] = (),
 ) -> tuple[dict[str, np.ndarray], dict[int, Zones]]:
     """Distances of every set and the zones per set size, for one direction.
 
-    ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Returns
-    (set -> distances (n_repeats,), size -> zones), the full draw's zones under ``n_points``.
+    ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Each
+    spectrum of the sets named in ``alone`` is also measured on its own, as ``<set>_<index>``
+    (as a user's measurement arrives: one at a time). Returns (name -> distances (n_repeats,),
+    size -> zones), the full draw's zones under ``n_points``.
     """
     _check_sets(direction, sets)
     loaded = load_generator(Path(checkpoint), direction)
@@ -98,9 +102,18 @@ def direction_distances(
         for name, x in sets.items()
     }
     distances = distance_table(train, features, settings)
+    distances |= distance_table(
+        train,
+        {
+            f"{name}_{i}": features[name][i : i + 1]
+            for name in alone
+            for i in range(len(sets[name]))
+        },
+        settings,
+    )
     far = {s: features[s] for s in FAR_SETS}
     held_out = features[HELD_OUT[direction]]
-    sizes = {min(len(x), settings.n_points) for x in features.values()}
+    sizes = {min(len(x), settings.n_points) for x in features.values()} | ({1} if alone else set())
     zones = {
         size: sized_zones(train, held_out, far, size, settings, HELD_OUT[direction])
         for size in sorted(sizes)
@@ -117,30 +130,45 @@ def write_applicability(
     table_csv: str | Path,
     zones_json: str | Path,
     device: str = "cpu",
+    alone: Sequence[str] = (),
+    alone_csv: str | Path | None = None,
 ) -> list[dict]:
     """Both directions: distance files (one per direction), the summary table and the zones.
 
     ``sources``: set -> (file, dataset or None for 'spectra'); ``distance_files``: direction ->
     output HDF5 (its stored zones, drawn in the ridgeline, are those of the largest set size: full
-    draws of ``n_points`` when a set has that many).
+    draws of ``n_points`` when a set has that many). Each spectrum of the sets in ``alone`` is
+    also rated on its own (zones of single spectra) in ``alone_csv``: one row per spectrum and
+    direction, ``ALONE_COLUMNS``.
     """
-    for out in (*distance_files.values(), table_csv, zones_json):
+    outputs = (*distance_files.values(), table_csv, zones_json)
+    for out in (*outputs, alone_csv) if alone_csv is not None else outputs:
         check_writable(out)
     for direction in distance_files:  # before any work: no direction's file is left behind
         _check_sets(direction, sources)
+    missing = [name for name in alone if name not in sources]
+    if missing or (alone and alone_csv is None):
+        raise ValueError(f"sets to rate one spectrum at a time {missing} need sources and a table")
     sets = set_spectra(sources)
-    rows, all_zones = [], {}
+    rows, alone_rows, all_zones = [], [], {}
     for direction, out in distance_files.items():
         distances, zones = direction_distances(
-            checkpoint, direction, train_path, sets, settings, device
+            checkpoint, direction, train_path, sets, settings, device, alone
         )
-        for name, values in distances.items():
+        for name in sets:
             size = min(len(sets[name]), settings.n_points)
-            (row,) = summary_rows(direction, {name: values}, zones[size])
+            (row,) = summary_rows(direction, {name: distances[name]}, zones[size])
             rows.append({**row, "n_spectra": len(sets[name])})
-        write_distances(out, direction, distances, settings, zones[max(zones)])
+        for name in alone:
+            for i in range(len(sets[name])):
+                (row,) = summary_rows(direction, {name: distances[f"{name}_{i}"]}, zones[1])
+                alone_rows.append({**row, "spectrum": i})
+        whole = {name: distances[name] for name in sets}
+        write_distances(out, direction, whole, settings, zones[max(zones)])
         all_zones[direction] = {f"sets_of_{size}": z.to_dict() for size, z in zones.items()}
     write_csv(table_csv, SUMMARY_COLUMNS, rows)
+    if alone_csv is not None:
+        write_csv(alone_csv, ALONE_COLUMNS, alone_rows)
     write_text(zones_json, json.dumps(all_zones, indent=2) + "\n")
     return rows
 

@@ -65,6 +65,10 @@ HISTORY_COLUMNS = (
     "val_kernel_true", "val_kernel_other", "selected",
 )  # fmt: skip
 KERNEL_COLUMNS = ("spectrum", "translation", "trained_on", "k_dimer", "k_goodenough")
+VERDICT_COLUMNS = (
+    "trained_on", "set", "translation", "n_spectra", "n_dimer", "n_goodenough",
+    "k_dimer_mean", "k_goodenough_mean",
+)  # fmt: skip
 CALIBRATION_COLUMNS = ("trained_on", "set", "n_spectra", "k_max_mean", "k_max_p10", "k_max_p90")
 CLASS_ORDER = ("dimer", "goodenough")  # kernel columns k_<class>
 
@@ -250,6 +254,33 @@ def kernel_rows(
     return rows
 
 
+def verdict_rows(kernels: Sequence[Mapping]) -> list[dict]:
+    """Per (classifier, set, translation) of ``kernel_rows``: how many spectra each class wins
+    (the larger kernel value) and the mean kernel values, e.g. the pseudo-experiment's noise
+    realisations classified Goodenough in 9 of 10."""
+    groups: dict[tuple[str, str, str], list[Mapping]] = {}
+    for row in kernels:
+        name = row["spectrum"].rsplit("_", 1)[0]
+        groups.setdefault((row["trained_on"], name, row["translation"]), []).append(row)
+    out = []
+    for (trained_on, name, translation), rows in groups.items():
+        k = np.array([[r["k_dimer"], r["k_goodenough"]] for r in rows], dtype=float)
+        goodenough = int(np.sum(k[:, 1] > k[:, 0]))
+        out.append(
+            {
+                "trained_on": trained_on,
+                "set": name,
+                "translation": translation,
+                "n_spectra": len(rows),
+                "n_dimer": len(rows) - goodenough,
+                "n_goodenough": goodenough,
+                "k_dimer_mean": float(k[:, 0].mean()),
+                "k_goodenough_mean": float(k[:, 1].mean()),
+            }
+        )
+    return out
+
+
 def calibration_rows(
     classifier: LoadedDuq, trained_on: str, sets: Mapping[str, np.ndarray]
 ) -> list[dict]:
@@ -277,15 +308,17 @@ def write_kernel_tables(
     translated_paths: Mapping[str, str | Path],
     kernels_csv: str | Path,
     calibration_csv: str | Path,
+    verdicts_csv: str | Path,
 ) -> None:
-    """Kernel values of the reference sets, raw and GAN-deconvolved, and the calibration table.
+    """Kernel values of the reference sets, raw and GAN-deconvolved, their per-set verdicts
+    (``verdict_rows``) and the calibration table.
 
     ``reference_paths``: set -> file with 'spectra' (experiment, negative control, Rb2MnF4, far
     sets, user spectra); ``translated_paths``: set -> its Exp2Sim translation. Every classifier
     scores every set; the calibration table adds the classifier's own test domain as the
     in-distribution reference.
     """
-    for out in (kernels_csv, calibration_csv):
+    for out in (kernels_csv, calibration_csv, verdicts_csv):
         check_writable(out)
     test = read_h5(test_path, required=DOMAINS)
     shape = test.datasets["convolved"].shape[1:]
@@ -305,4 +338,5 @@ def write_kernel_tables(
             classifier, trained_on, {f"test_{trained_on}": test.datasets[trained_on], **raw}
         )
     write_csv(kernels_csv, KERNEL_COLUMNS, kernels)
+    write_csv(verdicts_csv, VERDICT_COLUMNS, verdict_rows(kernels))
     write_csv(calibration_csv, CALIBRATION_COLUMNS, calibration)

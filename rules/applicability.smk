@@ -15,6 +15,11 @@ rule applicability:
             category="Applicability",
         ),
         zones=f"{TABLES}/applicability_zones.json",
+        alone=report(
+            f"{TABLES}/applicability_single.csv",
+            caption="../report/applicability_single.rst",
+            category="Applicability",
+        ),
     log:
         f"{LOGS}/applicability.log",
     benchmark:
@@ -27,6 +32,7 @@ rule applicability:
     params:
         **recorded("seed", "gan", "applicability"),
         sources=APPLICABILITY_SOURCES,
+        alone=[*REFERENCE_SIZES, *(f"user_{name}" for name in USER_SPECTRA)],
         settings=config["applicability"],
         seed=config["seed"],
         device=config["gan"]["device"],

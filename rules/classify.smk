@@ -111,6 +111,11 @@ rule duq_kernels:
             caption="../report/duq_calibration.rst",
             category="Classification",
         ),
+        verdicts=report(
+            f"{TABLES}/duq_verdicts.csv",
+            caption="../report/duq_verdicts.rst",
+            category="Classification",
+        ),
     log:
         f"{LOGS}/duq_kernels.log",
     conda:

@@ -166,8 +166,30 @@ rule esi_d:
         expand(f"{FIGURES}/esi_d.{{ext}}", ext=("pdf", "png")),
 
 
+rule headline:
+    input:
+        accuracy=rules.accuracy.output.csv,
+        verdicts=rules.duq_kernels.output.verdicts,
+        single=rules.applicability.output.alone,
+    output:
+        report(
+            f"{TABLES}/headline.md",
+            caption="../report/headline.rst",
+            category="Classification",
+        ),
+    log:
+        f"{LOGS}/headline.log",
+    conda:
+        "../envs/exp2simgan.yaml"
+    params:
+        preset=config["preset"],
+    script:
+        "../workflow_scripts/headline.py"
+
+
 rule figures:
     input:
+        rules.headline.output,
         rules.fig2.output,
         rules.fig4.output,
         rules.energy_cuts.output,

@@ -8,6 +8,7 @@ import pytest
 
 from exp2simgan_core.applicability import ZONES, ApplicabilitySettings, read_distances
 from exp2simgan_core.applicability_stage import (
+    ALONE_COLUMNS,
     SUMMARY_COLUMNS,
     set_spectra,
     user_verdict,
@@ -147,6 +148,48 @@ def test_summary_table_and_zones_per_set_size(written):
         assert row["zone"] == expected, row
     far = [r for r in rows if r["set"] in ("digits", "photos")]
     assert all(r["zone"] == "untrustworthy" for r in far)
+
+
+def test_each_spectrum_of_a_set_rated_alone_with_the_single_spectrum_zones(files, written):
+    root, paths, checkpoint = files
+    outs = {d: root / "alone" / f"{d}.h5" for d in DIRECTIONS}
+    table, zones_json = root / "alone" / "applicability.csv", root / "alone" / "zones.json"
+    alone_csv = root / "alone" / "single.csv"
+    rows = write_applicability(
+        checkpoint, paths["train"], _sources(paths), SETTINGS, outs, table, zones_json,
+        alone=("test_convolved", "digits"), alone_csv=alone_csv,
+    )  # fmt: skip
+    assert rows == written[0]  # the whole sets are measured as without it
+    for direction in DIRECTIONS:  # and the distance files hold only the whole sets
+        assert tuple(read_distances(outs[direction]).distances) == SET_NAMES
+    with open(alone_csv, newline="") as f:
+        single = list(csv.DictReader(f))
+    assert tuple(single[0]) == ALONE_COLUMNS
+    expected = [(d, s, str(i)) for d in DIRECTIONS for s, n in (("test_convolved", 6),
+                ("digits", 5)) for i in range(n)]  # fmt: skip
+    assert [(r["direction"], r["set"], r["spectrum"]) for r in single] == expected
+    zones = json.loads(zones_json.read_text())
+    for row in single:
+        z, mean = zones[row["direction"]]["sets_of_1"], float(row["mean"])
+        expected_zone = (
+            ZONES[0]
+            if mean <= z["trust_max"]
+            else ZONES[1]
+            if mean < z["untrust_min"]
+            else ZONES[2]
+        )
+        assert row["zone"] == expected_zone, row
+    for direction in DIRECTIONS:
+        near = [float(r["mean"]) for r in single if r["set"] == "test_convolved"
+                and r["direction"] == direction]  # fmt: skip
+        far = [float(r["mean"]) for r in single if r["set"] == "digits"
+               and r["direction"] == direction]  # fmt: skip
+        assert max(near) < min(far), direction
+    with pytest.raises(ValueError, match="one spectrum at a time"):
+        write_applicability(
+            checkpoint, paths["train"], _sources(paths), SETTINGS, outs, table, zones_json,
+            alone=("absent",), alone_csv=alone_csv,
+        )  # fmt: skip
 
 
 def test_write_applicability_is_deterministic(files, written):

@@ -15,6 +15,7 @@ from exp2simgan_core.evaluation import (
     CALIBRATION_COLUMNS,
     HISTORY_COLUMNS,
     KERNEL_COLUMNS,
+    VERDICT_COLUMNS,
     deconvolve_baseline,
     duq_settings,
     train_classifier,
@@ -234,9 +235,10 @@ def test_kernel_tables_per_spectrum_and_calibration(run, tmp_path):
     write_h5(digits, {"spectra": np.full((2, *LAYOUT.shape), 0.5, np.float32)}, {})
     write_h5(translated, {"spectra": data["unconvolved"][:3]}, {})
     kernels_csv, calibration_csv = tmp_path / "kernels.csv", tmp_path / "calibration.csv"
+    verdicts_csv = tmp_path / "verdicts.csv"
     write_kernel_tables(
         classifiers, test, {"experiment": experiment, "digits": digits},
-        {"experiment": translated}, kernels_csv, calibration_csv,
+        {"experiment": translated}, kernels_csv, calibration_csv, verdicts_csv,
     )  # fmt: skip
     kernels = _rows(kernels_csv)
     assert tuple(kernels[0]) == KERNEL_COLUMNS
@@ -253,6 +255,20 @@ def test_kernel_tables_per_spectrum_and_calibration(run, tmp_path):
     assert ((k >= 0.0) & (k <= 1.0)).all()
     expected = classify(load_duq(classifiers["unconvolved"]), data["convolved"][:3]).kernels
     np.testing.assert_allclose(k[:3], expected, rtol=1e-5, atol=1e-12)  # classes in CLASS_ORDER
+
+    verdicts = _rows(verdicts_csv)
+    assert tuple(verdicts[0]) == VERDICT_COLUMNS
+    assert [(r["trained_on"], r["set"], r["translation"], r["n_spectra"]) for r in verdicts] == [
+        (t, s, tr, n)
+        for t in ("unconvolved", "convolved")
+        for s, tr, n in (("experiment", "raw", "3"), ("digits", "raw", "2"),
+                         ("experiment", "gan_deconvolved", "3"))
+    ]  # fmt: skip
+    parts = (k[0:3], k[3:5], k[5:8], k[8:11], k[11:13], k[13:16])
+    for row, part in zip(verdicts, parts, strict=True):
+        assert int(row["n_goodenough"]) == int(np.sum(part[:, 1] > part[:, 0]))
+        assert int(row["n_dimer"]) + int(row["n_goodenough"]) == len(part)
+        assert float(row["k_goodenough_mean"]) == pytest.approx(part[:, 1].mean(), rel=1e-6)
 
     calibration = _rows(calibration_csv)
     assert tuple(calibration[0]) == CALIBRATION_COLUMNS

@@ -476,6 +476,18 @@ def test_smoke_tables(smoke_run):
         assert (workdir / "results" / "smoke" / gan / "selected.pt").stat().st_size > 0
     quality_3d = (tables / "translation_quality_3d.csv").read_text().splitlines()
     assert len(quality_3d) == 1 + 2 * 3  # (2 classes + all) x 2 directions
+    sim = config["simulation"]
+    single = (tables / "applicability_single.csv").read_text().splitlines()
+    assert single[0] == "direction,set,spectrum,mean,std,zone"
+    n_alone = sim["n_experiment"] + sim["n_negative_control"] + sim["n_rb2mnf4"]
+    assert len(single) == 1 + 2 * n_alone  # every experiment-like spectrum alone, 2 directions
+    verdicts = (tables / "duq_verdicts.csv").read_text().splitlines()
+    experiment = [line for line in verdicts if ",experiment," in line]
+    assert len(experiment) == 2 * 2  # 2 classifiers x (raw, GAN-deconvolved)
+    headline = (tables / "headline.md").read_text()
+    for line in (tables / "accuracy.csv").read_text().splitlines()[1:]:
+        trained_on, evaluated_on, n = line.split(",")[:3]
+        assert f"| {trained_on} | {evaluated_on} | {n} |" in headline
 
 
 FIGURES = (

@@ -16,4 +16,6 @@ write_applicability(
     snakemake.output.table,
     snakemake.output.zones,
     device=resolve_device(snakemake.params.device),
+    alone=snakemake.params.alone,
+    alone_csv=snakemake.output.alone,
 )

@@ -12,4 +12,5 @@ write_kernel_tables(
     dict(zip(snakemake.params.deconvolved_sets, snakemake.input.translated, strict=True)),
     snakemake.output.kernels,
     snakemake.output.calibration,
+    snakemake.output.verdicts,
 )
