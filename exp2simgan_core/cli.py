@@ -27,7 +27,13 @@ import numpy as np
 from .io import DataFileError, check_writable, read_h5, read_user_spectrum, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
-from .physics.spectra import CONVENTIONS, SpectrumCalculator, SpectrumSettings
+from .physics.spectra import (
+    CONVENTIONS,
+    PAPER_INTRINSIC_FWHM_MEV,
+    UNCONVOLVED,
+    SpectrumCalculator,
+    SpectrumSettings,
+)
 from .simulate import SimulationSettings, draw_spectra
 
 KINDS = ("unconvolved", "convolved")
@@ -62,6 +68,18 @@ def _add_simulate(sub) -> None:
         "--chopper-hz", type=float, default=400.0, help="3d only: Fermi chopper frequency"
     )
     p.add_argument("--oversample", type=int, default=3)
+    p.add_argument(
+        "--unconvolved",
+        choices=UNCONVOLVED,
+        default="bin_centre",
+        help="definition of the unconvolved spectrum (bin_centre: the paper's)",
+    )
+    p.add_argument(
+        "--intrinsic-fwhm-mev",
+        type=float,
+        default=PAPER_INTRINSIC_FWHM_MEV,
+        help="mode width of the bin_centre spectrum, meV",
+    )
     p.set_defaults(func=_simulate)
 
 
@@ -73,7 +91,13 @@ def _simulate(args: argparse.Namespace) -> None:
     else:
         layout = Layout3D(ei_mev=args.ei, chopper_hz=args.chopper_hz, n_pix=args.n_pix or 60)
     settings = SimulationSettings(
-        SpectrumSettings(layout=layout, convention=args.convention, oversample=args.oversample)
+        SpectrumSettings(
+            layout=layout,
+            convention=args.convention,
+            oversample=args.oversample,
+            unconvolved=args.unconvolved,
+            intrinsic_fwhm_mev=args.intrinsic_fwhm_mev,
+        )
     )
     calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
     if args.params is None:  # a stable random draw from the training ranges

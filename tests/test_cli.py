@@ -23,7 +23,16 @@ def test_simulate_writes_a_spectrum(tmp_path, capsys):
     assert data.datasets["spectra"].shape == (1, 36, 60)
     np.testing.assert_allclose(data.datasets["params"][0], [float(x) for x in BEST.split(",")])
     assert data.attrs["model"] == "goodenough" and data.attrs["kind"] == "unconvolved"
+    assert data.attrs["settings"]["spectrum"]["unconvolved"] == "bin_centre"  # the paper's
     assert "wrote" in capsys.readouterr().out
+    integrated = tmp_path / "integrated.h5"
+    code = main(["simulate", "--model", "goodenough", f"--params={BEST}", "--kind", "unconvolved",
+                 "--out", str(integrated), "--n-pix", "6", "--oversample", "1",
+                 "--unconvolved", "bin_integrated"])  # fmt: skip
+    assert code == 0
+    other = read_h5(integrated, required=["spectra"])
+    assert other.attrs["settings"]["spectrum"]["unconvolved"] == "bin_integrated"
+    assert not np.allclose(other.datasets["spectra"], data.datasets["spectra"], equal_nan=True)
 
 
 def test_simulate_volume(tmp_path):
