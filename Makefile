@@ -31,6 +31,13 @@ demo: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python -m exp2simgan_core.headline results/demo/tables/headline.md README.md
 
+# The workflow's rule graph in docs/ (needs Graphviz's dot), drawn from the demo preset.
+.PHONY: rulegraph
+rulegraph: $(STAMP)
+	$(SNAKEMAKE) all --rulegraph --configfile config/demo.yaml > $(VENV)/rulegraph.dot
+	dot -Tsvg $(VENV)/rulegraph.dot > docs/rulegraph.svg
+	dot -Tpng $(VENV)/rulegraph.dot > docs/rulegraph.png
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

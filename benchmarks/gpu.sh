@@ -4,7 +4,7 @@
 # (train_gan.py): the paper's fp32 batch 1 and 4 as the baseline, config/gpu_fast.yaml's float32
 # set-up exactly as the workflow trains it (no cudnn_benchmark) with the operators that take its
 # time, then compiled and uncompiled bf16 (at demo size bf16 training costs the Exp2Sim gain,
-# see README).
+# see docs/speed.md).
 #
 #     benchmarks/gpu.sh [LOG_DIR=benchmark_logs]
 #

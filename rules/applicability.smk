@@ -26,7 +26,7 @@ rule applicability:
         f"{BENCHMARKS}/applicability.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(3 * len(MODEL_CLASSES) * CLASS_MB),
     params:

@@ -36,7 +36,7 @@ rule train_duq:
         f"{BENCHMARKS}/train_duq/{{domain}}.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
@@ -72,9 +72,11 @@ rule accuracy:
     input:
         classifiers=expand(f"{DUQ}/{{domain}}.pt", domain=DUQ_DOMAINS),
         test=TEST,
-        gan_deconvolved=f"{TRANSLATED}/test_exp2sim.h5",
-        gan_convolved=f"{TRANSLATED}/test_sim2exp.h5",
-        baselines=expand(f"{BASELINE}/test_{{method}}.h5", method=BASELINE_METHODS),
+        evaluated=[
+            f"{TRANSLATED}/test_exp2sim.h5",
+            f"{TRANSLATED}/test_sim2exp.h5",
+            *expand(f"{BASELINE}/test_{{method}}.h5", method=BASELINE_METHODS),
+        ],
     output:
         csv=report(
             f"{TABLES}/accuracy.csv", caption="../report/accuracy.rst", category="Classification"
@@ -84,14 +86,30 @@ rule accuracy:
         f"{LOGS}/accuracy.log",
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(4 * len(MODEL_CLASSES) * CLASS_MB),
     params:
         domains=DUQ_DOMAINS,
-        methods=BASELINE_METHODS,
+        evaluated=["gan_deconvolved", "gan_convolved", *BASELINE_METHODS],
     script:
         "../workflow_scripts/accuracy.py"
+
+
+# The rows that need no GAN (each classifier on each domain's test spectra): the domain gap.
+use rule accuracy as accuracy_domains with:
+    input:
+        classifiers=expand(f"{DUQ}/{{domain}}.pt", domain=DUQ_DOMAINS),
+        test=TEST,
+        evaluated=[],
+    output:
+        csv=f"{TABLES}/accuracy_domains.csv",
+        markdown=f"{TABLES}/accuracy_domains.md",
+    log:
+        f"{LOGS}/accuracy_domains.log",
+    params:
+        domains=DUQ_DOMAINS,
+        evaluated=[],
 
 
 rule duq_kernels:
@@ -120,7 +138,7 @@ rule duq_kernels:
         f"{LOGS}/duq_kernels.log",
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:

@@ -16,7 +16,7 @@ rule train_gan:
         f"{BENCHMARKS}/train_gan.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=8000,
     params:
@@ -46,7 +46,7 @@ rule select_gan:
         f"{BENCHMARKS}/select_gan.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:
@@ -77,7 +77,7 @@ rule back_translate_gan:
     localrule: not BACK_TRANSLATION
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
     params:

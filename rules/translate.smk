@@ -13,7 +13,7 @@ rule translate:
         f"{BENCHMARKS}/translate/{{set}}_{{direction}}.tsv"
     conda:
         "../envs/exp2simgan.yaml"
-    threads: 1  # torch: one intra-op thread (see README: --set-threads)
+    threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
         mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
     params:

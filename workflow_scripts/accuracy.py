@@ -8,11 +8,7 @@ start_job(snakemake, uses_torch=True)
 write_accuracy_table(
     dict(zip(snakemake.params.domains, snakemake.input.classifiers, strict=True)),
     snakemake.input.test,
-    {
-        "gan_deconvolved": snakemake.input.gan_deconvolved,
-        "gan_convolved": snakemake.input.gan_convolved,
-        **dict(zip(snakemake.params.methods, snakemake.input.baselines, strict=True)),
-    },
+    dict(zip(snakemake.params.evaluated, snakemake.input.evaluated, strict=True)),
     snakemake.output.csv,
     snakemake.output.markdown,
 )
