@@ -134,7 +134,11 @@ def test_summary_table_and_zones_per_set_size(written):
     for direction in DIRECTIONS:
         assert sorted(zones[direction]) == ["sets_of_1", "sets_of_4"]  # user_one and the rest
         one, four = zones[direction]["sets_of_1"], zones[direction]["sets_of_4"]
-        assert one["held_out_sets"][0].endswith("(1 at a time)")
+        assert one["held_out_sets"][0].endswith("(1 at a time, mean per set)")
+        # single spectra: one mean distance per held-out (6) and far (5 + 5) spectrum; full
+        # draws: the pooled repeats (20)
+        assert (one["n_held_out"], one["n_out_of_domain"]) == (6, 10)
+        assert (four["n_held_out"], four["n_out_of_domain"]) == (20, 40)
         assert one["trust_max"] > four["trust_max"]  # single spectra lie farther than full draws
         stored = read_distances(written[1][direction]).zones
         assert stored.trust_max == four["trust_max"]  # the file keeps the full draws' zones
@@ -225,13 +229,20 @@ def test_user_verdict_zones_calibrated_for_the_user_size(files):
     assert (result["direction"], result["n_spectra"], result["n_repeats"]) == ("exp2sim", 1, 20)
     thresholds = result["thresholds"]
     assert thresholds["trust_max"] <= thresholds["untrust_min"]
-    assert thresholds["held_out_sets"] == ["held_out (1 at a time)"]
-    assert thresholds["out_of_domain_sets"] == ["digits (1 at a time)", "photos (1 at a time)"]
+    assert thresholds["held_out_sets"] == ["held_out (1 at a time, mean per set)"]
+    assert thresholds["out_of_domain_sets"] == [
+        "digits (1 at a time, mean per set)",
+        "photos (1 at a time, mean per set)",
+    ]
     square = np.zeros((1, *SHAPE), np.float32)
     square[:, 8:24, 10:26] = 5.0  # like the 'digits' set, shifted
     far_result = user_verdict(checkpoint, paths["train"], held_out, far, square, SETTINGS)
-    assert far_result["zone"] == "untrustworthy"
+    assert far_result["zone"] != "trustworthy"
     assert far_result["mean_distance"] > result["mean_distance"]
+    ramp = np.broadcast_to(np.linspace(0, 20, SHAPE[1], dtype=np.float32), (1, *SHAPE)).copy()
+    ramp[:, : SHAPE[0] // 2] = 0.0  # one of the 'photos' spectra
+    ramp_result = user_verdict(checkpoint, paths["train"], held_out, far, ramp, SETTINGS)
+    assert ramp_result["zone"] == "untrustworthy", ramp_result
     assert far_result["thresholds"] == thresholds  # same size, same calibration
     again = user_verdict(checkpoint, paths["train"], held_out, far, near, SETTINGS)
     assert again == result
