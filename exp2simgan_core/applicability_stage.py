@@ -7,11 +7,11 @@ against the training spectra of the encoder's input domain.
 
 Zones are calibrated per set size. A set smaller than ``n_points`` (one measured spectrum) is
 compared, in every repeat, as a whole with ``n_points`` training points, which gives larger
-distances than two full draws from the same distribution, and varies more between repeats than
-between sets. So for every such size m the zones are calibrated again from the mean distances of
-disjoint sets of m held-out and of m far-away spectra (``sized_zones``); each set's zone uses
-the thresholds of its own size. ``applicability_zones.json`` records every
-calibration with its derivation.
+distances than two full draws from the same distribution. So for every such size m the zones are
+calibrated again from the held-out test set and the far-away sets drawn m points at a time (for
+a single spectrum: from the mean distance of each held-out and far-away spectrum alone,
+``sized_zones``); each set's zone uses the thresholds of its own size.
+``applicability_zones.json`` records every calibration with its derivation.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from exp2simgan_core.applicability import (
     Zones,
     calibrate_zones,
     distance_table,
-    set_rng,
     spectrum_features,
     summary_rows,
     verdict,
@@ -62,16 +61,16 @@ def sized_zones(
 ) -> Zones:
     """Zones for sets of ``size`` spectra, from the held-out features and the far-away sets.
 
-    A set's zone is that of its mean distance over the repeats. For full draws (``size`` =
-    ``n_points``) the thresholds are quantiles of the pooled repeats of the held-out set and of
-    the far sets drawn ``size`` at a time. A smaller set (a single measured spectrum) is compared
-    as a whole with ``n_points`` training points in every repeat: its distance then varies far
-    more between repeats than between sets, so its thresholds are quantiles of the same statistic
-    it is judged by, the mean over repeats, of disjoint sets of ``size`` drawn from the held-out
-    and from each far set (each spectrum alone for ``size`` 1).
+    A set's zone is that of its mean distance over the repeats. For sets of two or more the
+    thresholds are quantiles of the pooled repeats of the held-out set and of the far sets drawn
+    ``size`` at a time. A single spectrum (a measurement as it arrives) is compared with
+    ``n_points`` training points in every repeat: its distance varies far more between repeats
+    than between spectra, so its thresholds are quantiles of the statistic it is judged by, the
+    mean over repeats, of each held-out and each far-away spectrum alone. (Sets of two or more
+    are not calibrated that way: the far sets give too few disjoint sets for a quantile.)
     """
     small = replace(settings, set_points=size)
-    if size >= settings.n_points:
+    if size > 1:
         distances = distance_table(train, {held_out_name: held_out, **far}, small)
         return calibrate_zones(
             distances[held_out_name],
@@ -80,26 +79,23 @@ def sized_zones(
             out_of_domain_sets=[f"{name} ({size} at a time)" for name in far],
         )
     means = {
-        name: _subset_means(train, features, size, small, name)
+        name: _single_means(train, features, small, name)
         for name, features in {held_out_name: held_out, **far}.items()
     }
     return calibrate_zones(
         means[held_out_name],
         np.concatenate([means[name] for name in far]),
-        held_out_sets=[f"{held_out_name} ({size} at a time, mean per set)"],
-        out_of_domain_sets=[f"{name} ({size} at a time, mean per set)" for name in far],
+        held_out_sets=[f"{held_out_name} (1 at a time, mean per spectrum)"],
+        out_of_domain_sets=[f"{name} (1 at a time, mean per spectrum)" for name in far],
     )
 
 
-def _subset_means(
-    train: np.ndarray, features: np.ndarray, size: int, settings: ApplicabilitySettings, name: str
+def _single_means(
+    train: np.ndarray, features: np.ndarray, settings: ApplicabilitySettings, name: str
 ) -> np.ndarray:
-    """Mean distance over the repeats of each disjoint set of ``size`` of ``features``, in the
-    order of a permutation fixed by (seed, name); at least one set."""
-    order = set_rng(settings.seed, f"{name}/sets of {size}").permutation(len(features))
-    n_sets = max(len(features) // size, 1)
-    subsets = {f"{name}/{i}": features[order[i * size : (i + 1) * size]] for i in range(n_sets)}
-    return np.array([d.mean() for d in distance_table(train, subsets, settings).values()])
+    """Each spectrum's mean distance over the repeats, measured alone (``name``_i streams)."""
+    alone = {f"{name}_{i}": features[i : i + 1] for i in range(len(features))}
+    return np.array([d.mean() for d in distance_table(train, alone, settings).values()])
 
 
 def _check_sets(direction: str, names: Iterable[str]) -> None:

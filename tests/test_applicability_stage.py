@@ -134,7 +134,7 @@ def test_summary_table_and_zones_per_set_size(written):
     for direction in DIRECTIONS:
         assert sorted(zones[direction]) == ["sets_of_1", "sets_of_4"]  # user_one and the rest
         one, four = zones[direction]["sets_of_1"], zones[direction]["sets_of_4"]
-        assert one["held_out_sets"][0].endswith("(1 at a time, mean per set)")
+        assert one["held_out_sets"][0].endswith("(1 at a time, mean per spectrum)")
         # single spectra: one mean distance per held-out (6) and far (5 + 5) spectrum; full
         # draws: the pooled repeats (20)
         assert (one["n_held_out"], one["n_out_of_domain"]) == (6, 10)
@@ -229,10 +229,10 @@ def test_user_verdict_zones_calibrated_for_the_user_size(files):
     assert (result["direction"], result["n_spectra"], result["n_repeats"]) == ("exp2sim", 1, 20)
     thresholds = result["thresholds"]
     assert thresholds["trust_max"] <= thresholds["untrust_min"]
-    assert thresholds["held_out_sets"] == ["held_out (1 at a time, mean per set)"]
+    assert thresholds["held_out_sets"] == ["held_out (1 at a time, mean per spectrum)"]
     assert thresholds["out_of_domain_sets"] == [
-        "digits (1 at a time, mean per set)",
-        "photos (1 at a time, mean per set)",
+        "digits (1 at a time, mean per spectrum)",
+        "photos (1 at a time, mean per spectrum)",
     ]
     square = np.zeros((1, *SHAPE), np.float32)
     square[:, 8:24, 10:26] = 5.0  # like the 'digits' set, shifted

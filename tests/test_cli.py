@@ -231,7 +231,9 @@ def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
     assert (verdict["direction"], verdict["n_spectra"]) == ("exp2sim", 1)
     assert verdict["n_repeats"] == 1000  # ApplicabilitySettings' default
     assert verdict["thresholds"]["trust_max"] <= verdict["thresholds"]["untrust_min"]
-    assert verdict["thresholds"]["out_of_domain_sets"] == ["digits (1 at a time, mean per set)"]
+    assert verdict["thresholds"]["out_of_domain_sets"] == [
+        "digits (1 at a time, mean per spectrum)"
+    ]
     held_out_without_domain = [*argv[:6], str(far_h5), *argv[7:]]  # 'spectra' only
     assert main(held_out_without_domain) == 2
     err = capsys.readouterr().err
