@@ -1,7 +1,7 @@
 """Which part of the convolved - unconvolved difference is the instrument's resolution?
 
     python benchmarks/convolution_budget.py [--config config/demo.yaml] [--n 8] [--seed 0]
-                                            [--n-pix 16 40]
+                                            [--n-pix 16 40] [--unconvolved bin_centre]
 
 A convolved spectrum differs from its unconvolved pair (the modes at each pixel centre) by the
 MAPS energy resolution, the in-plane Q resolution and the average over the pixel's area and
@@ -13,7 +13,10 @@ and, for each partial version, how much of the step from the full convolution to
 takes (``change_agreement``: cosine and size of partial - full against truth - full). A method
 that removed the energy and Q resolution exactly (Richardson-Lucy with the true kernels, ideally)
 would land on the "pixel average only" row; what is left beyond it is the dispersion averaged
-over a pixel, which only a model of the spectra can undo.
+over a pixel, which only a model of the spectra can undo. ``--unconvolved`` replaces the config's
+definition of the truth. Every spectrum is divided by its own mean over covered pixels (the unit
+the networks read, ``dataset.intensity_unit``) before it is compared, so ``bin_centre``'s point
+densities, on another scale than the convolved spectra, are compared in that unit.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from exp2simgan_core.dataset import intensity_unit
 from exp2simgan_core.gan.translate import translation_quality
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.models import get_model
-from exp2simgan_core.physics.spectra import SpectrumCalculator
+from exp2simgan_core.physics.spectra import UNCONVOLVED, SpectrumCalculator
 from exp2simgan_core.simulate import MODEL_CLASSES, SimulationSettings, draw_spectra, stream_rng
 
 NO_ENERGY_WIDTH = 1e-3  # x PyChop's sigma: the energy resolution effectively off
@@ -41,15 +45,23 @@ VARIANTS = {  # label -> SpectrumSettings changes; the first is the reference (f
 }
 
 
+def per_mean(spectra: np.ndarray) -> np.ndarray:
+    """(n, rows, cols) spectra, each divided by its mean over covered pixels (NaN kept)."""
+    return spectra / intensity_unit(spectra)[:, None, None]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config/demo.yaml"))
     parser.add_argument("--n", type=int, default=8, help="spectra per model class")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-pix", type=int, nargs="+", default=None)
+    parser.add_argument("--unconvolved", choices=UNCONVOLVED, default=None)
     args = parser.parse_args()
     section = yaml.safe_load(args.config.read_text())["simulation"]["spectrum"]
     base = SimulationSettings.from_config(section).spectrum
+    if args.unconvolved is not None:
+        base = dataclasses.replace(base, unconvolved=args.unconvolved)
     assert isinstance(base.layout, Layout2D), "2D layouts only"
     for n_pix in args.n_pix or [base.layout.n_pix]:
         layout = dataclasses.replace(base.layout, n_pix=n_pix)
@@ -67,14 +79,14 @@ def main() -> None:
             for label, change in list(VARIANTS.items())[1:]:  # the same draws, parts turned off
                 calc = SpectrumCalculator(model, dataclasses.replace(settings, **change))
                 spectra[label].append(np.stack([calc.pair(p)[1] for p in params]))
-        truth = np.concatenate(truth)
-        full = np.concatenate(spectra["full convolution"])
+        truth = per_mean(np.concatenate(truth))
+        full = per_mean(np.concatenate(spectra["full convolution"]))
         print(
             f"\n{n_pix} x {n_pix} pixels per panel ({layout.pixel_width:.3f} r.l.u.), "
-            f"{len(truth)} spectra, {time.perf_counter() - start:.0f} s"
+            f"{len(truth)} spectra, truth {base.unconvolved}, {time.perf_counter() - start:.0f} s"
         )
         for label in VARIANTS:
-            q = translation_quality(np.concatenate(spectra[label]), truth, full)
+            q = translation_quality(per_mean(np.concatenate(spectra[label])), truth, full)
             share = (
                 ""
                 if label == "full convolution"
