@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.lswt import (
     DEVICES,
     colpa,
@@ -21,7 +22,6 @@ from exp2simgan_core.physics.lswt import (
     quadratic_form,
     resolve_device,
 )
-from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.models import MODELS
 from exp2simgan_core.physics.spectra import SpectrumCalculator, SpectrumSettings
 
