@@ -37,7 +37,11 @@ from exp2simgan_core.dataset import INTENSITY_RULE, check_spectra, network_input
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
 
 CHECKPOINT_KIND = "duq"
-INITIAL_COUNT = 13.0  # N_c before training; m_c starts as N_c times a standard normal draw
+INITIAL_COUNT = 13.0  # N_c before training
+# Initial centroids e_c = m_c / N_c and matrices W_c: normal, standard deviation 0.05, as in the
+# DUQ reference code. Centroids of standard deviation 1 put every embedding so far from them that
+# all kernels start near exp(-50) and training can sit at chance for tens of epochs.
+CENTROID_INIT_STD = 0.05
 W_INIT_STD = 0.05  # standard deviation of the initial W_c entries
 Z_95 = 1.959963984540054  # standard normal quantile of 0.975 (two-sided 95 % interval)
 
@@ -140,7 +144,7 @@ class DuqNet(nn.Module):
         shape = (n_classes, settings.centroid_size, settings.embedding_size)
         self.weight = nn.Parameter(torch.randn(shape) * W_INIT_STD)  # W_c
         self.register_buffer("counts", torch.full((n_classes,), INITIAL_COUNT))  # N_c
-        sums = torch.randn(n_classes, settings.centroid_size) * INITIAL_COUNT
+        sums = torch.randn(n_classes, settings.centroid_size) * CENTROID_INIT_STD * INITIAL_COUNT
         self.register_buffer("sums", sums)  # m_c
 
     def embeddings(self, x: torch.Tensor) -> torch.Tensor:

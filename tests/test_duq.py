@@ -131,8 +131,9 @@ def test_history_and_selected_epoch(trained):
 def test_centroids_move_during_training(trained):
     torch.manual_seed(TOY.seed)
     initial = DuqNet(TOY, n_classes=2).centroids()
+    assert torch.all(initial.norm(dim=1) < 0.05 * 3 * math.sqrt(TOY.centroid_size))  # std 0.05
     shift = (trained.classifier.model.centroids() - initial).norm(dim=1)
-    assert torch.all(shift > 0.05)  # about 27 EMA steps at gamma 0.99 move them by 0.24
+    assert torch.all(shift > 0.005)  # about 27 EMA steps at gamma 0.99 move them 0.015-0.025
     counts = trained.classifier.model.counts
     assert torch.all((counts < INITIAL_COUNT) & (counts > 0.5 * INITIAL_COUNT))
 
