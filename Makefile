@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(SNAKEMAKE) --lint
 
 dry-run: $(STAMP)
-	for preset in config smoke demo gpu_fast; do \
+	for preset in config smoke demo gpu_fast paper_cpu; do \
 		$(SNAKEMAKE) all -n --quiet rules --configfile config/$$preset.yaml || exit 1; \
 	done
 	$(SNAKEMAKE) all --profile slurm-gpu -n --quiet rules
