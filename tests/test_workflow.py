@@ -278,7 +278,7 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
         "extract_patches", "train_gan", "select_gan", "back_translate_gan", "translate",
         "translate_test_selected", "translation_quality",
         "accuracy", "duq_kernels", "applicability", "fig4", "energy_cuts", "fig5", "esi_b",
-        "esi_applicability", "training", "all",
+        "esi_applicability", "training", "headline", "all",
     }  # fmt: skip
     config["patches"]["n_patches"] -= 1
     config["back_translation"]["iterations"] += 1
@@ -288,7 +288,7 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     # the GAN is not retrained: only what reads the translator checkpoint reruns
     assert set(job_counts(result)) == {
         "back_translate_gan", "translate", "translation_quality", "accuracy", "duq_kernels",
-        "fig4", "energy_cuts", "fig5", "esi_b", "all",
+        "fig4", "energy_cuts", "fig5", "esi_b", "headline", "all",
     }  # fmt: skip
     config["back_translation"]["iterations"] -= 1
     config["simulation"]["n_digits"] += 1
@@ -297,7 +297,7 @@ def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(sm
     assert result.returncode == 0, result.stderr
     # the simulation section's other keys: the training data are neither remade nor stale
     assert set(job_counts(result)) == {
-        "ood_set", "applicability", "duq_kernels", "esi_applicability", "fig5", "all",
+        "ood_set", "applicability", "duq_kernels", "esi_applicability", "fig5", "headline", "all",
     }  # fmt: skip
 
 
