@@ -94,8 +94,13 @@ def _single_means(
     train: np.ndarray, features: np.ndarray, settings: ApplicabilitySettings, name: str
 ) -> np.ndarray:
     """Each spectrum's mean distance over the repeats, measured alone (``name``_i streams)."""
-    alone = {f"{name}_{i}": features[i : i + 1] for i in range(len(features))}
-    return np.array([d.mean() for d in distance_table(train, alone, settings).values()])
+    distances = distance_table(train, one_at_a_time(name, features), settings)
+    return np.array([d.mean() for d in distances.values()])
+
+
+def one_at_a_time(name: str, features: np.ndarray) -> dict[str, np.ndarray]:
+    """Each spectrum of a set as a set of its own, named ``<name>_<index>``."""
+    return {f"{name}_{i}": features[i : i + 1] for i in range(len(features))}
 
 
 def _check_sets(direction: str, names: Iterable[str]) -> None:
@@ -130,15 +135,8 @@ def direction_distances(
         for name, x in sets.items()
     }
     distances = distance_table(train, features, settings)
-    distances |= distance_table(
-        train,
-        {
-            f"{name}_{i}": features[name][i : i + 1]
-            for name in alone
-            for i in range(len(sets[name]))
-        },
-        settings,
-    )
+    for name in alone:
+        distances |= distance_table(train, one_at_a_time(name, features[name]), settings)
     far = {s: features[s] for s in FAR_SETS}
     held_out = features[HELD_OUT[direction]]
     sizes = {min(len(x), settings.n_points) for x in features.values()} | ({1} if alone else set())
