@@ -17,6 +17,15 @@ debiased Sinkhorn divergence), in squared feature units. Thresholds between thre
 (trustworthy, expert opinion, untrustworthy) come from quantiles of held-out in-domain and known
 out-of-domain distances.
 
+One spectrum alone. With one point on the set's side the transport plan is forced: a single
+spectrum's Sinkhorn distance is its mean squared distance to the drawn training points, over the
+repeats its squared distance to the training mean plus the training spread. That ranks spectra by
+how central they are, so a spectrum of another Hamiltonian near the middle of the training cloud
+passes. A single spectrum is therefore rated by ``nearest_distances``: its mean squared distance
+to its ``k_nearest`` nearest training features, which is also the cheapest transport of its unit
+mass onto any ``k_nearest`` training points of mass 1 / ``k_nearest`` each (nearest-neighbour
+out-of-distribution detection on deep features, Sun et al., ICML 2022).
+
 Solver. All repeats of one set are solved together by POT's batched solver (``ot.batch`` of the
 pinned POT 0.9.7) on CPU torch tensors, with one torch intra-op thread (``SOLVER_THREADS``;
 torch's setting is restored afterwards): the solve is thousands of small tensor operations, for
@@ -63,11 +72,12 @@ class ApplicabilitySettings:
     seed: int = 0
     tol: float = 1e-4  # POT's stop rule: L2 norm of the row-marginal error (total mass 1)
     max_iter: int = 10000  # Sinkhorn iterations before giving up with a warning
+    k_nearest: int = 5  # training features a single spectrum is measured against
 
     def __post_init__(self) -> None:
         if self.set_points is not None and self.set_points < 1:
             raise ValueError(f"set_points must be >= 1 or None, got {self.set_points}")
-        for name in ("n_repeats", "n_points", "max_iter"):
+        for name in ("n_repeats", "n_points", "max_iter", "k_nearest"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("reg", "tol"):
@@ -282,6 +292,28 @@ def sinkhorn_distances(
         return _batched_sinkhorn(costs, reg, settings).numpy()
 
 
+def nearest_distances(
+    train_features: np.ndarray, features: np.ndarray, settings: ApplicabilitySettings
+) -> np.ndarray:
+    """Each spectrum's mean squared distance to its k nearest training features, (n,).
+
+    ``train_features`` (n_train, d) and ``features`` (n, d): ``spectrum_features`` of one
+    generator; k = min(settings.k_nearest, n_train). Squared feature units, as the Sinkhorn
+    distances; deterministic (no draws). The statistic by which a single spectrum is rated (see
+    the module docstring).
+    """
+    train = _check_features("training", train_features)
+    target = _check_features("set", features)
+    if train.shape[1] != target.shape[1]:
+        raise ValueError(
+            f"training features have {train.shape[1]} dimensions, the set's {target.shape[1]}; "
+            "compute both with the same generator"
+        )
+    k = min(settings.k_nearest, len(train))
+    cost = ot.dist(target, train, metric="sqeuclidean")  # (n, n_train)
+    return np.partition(cost, k - 1, axis=1)[:, :k].mean(axis=1)
+
+
 def set_rng(seed: int, name: str) -> np.random.Generator:
     """Random stream of the target set ``name``: fixed by (seed, name), independent of others."""
     key = int.from_bytes(hashlib.sha256(f"applicability/{name}".encode()).digest()[:8], "little")
@@ -397,9 +429,9 @@ def summary_rows(direction: str, distances: Mapping[str, np.ndarray], zones: Zon
 def verdict(distances_of_user: np.ndarray, zones: Zones) -> dict:
     """JSON-ready verdict on a user's spectra: zone of the mean distance, mean, std, thresholds.
 
-    Distances of a set with fewer than n_points spectra (a single spectrum: the mean cost to the
-    drawn training points) are larger than those of a full draw from the same distribution, so
-    compare them with zones calibrated on sets drawn as many at a time (``set_points``).
+    Distances of a set with fewer than n_points spectra are larger than those of a full draw
+    from the same distribution, so compare them with zones calibrated on sets drawn as many at a
+    time (``set_points``). A single spectrum is rated by ``nearest_distances`` instead.
     """
     v = _check_distances("user", distances_of_user)
     mean = float(v.mean())

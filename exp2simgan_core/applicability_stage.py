@@ -5,12 +5,14 @@ For one direction, the selected checkpoint's generator of that direction supplie
 unconvolved ones), every named set is fed to it as it is, and ``distance_table`` measures it
 against the training spectra of the encoder's input domain.
 
-Zones are calibrated per set size. A set smaller than ``n_points`` (one measured spectrum) is
-compared, in every repeat, as a whole with ``n_points`` training points, which gives larger
-distances than two full draws from the same distribution. So for every such size m the zones are
-calibrated again from the held-out test set and the far-away sets drawn m points at a time (for
-a single spectrum: from the mean distance of each held-out and far-away spectrum alone,
-``sized_zones``); each set's zone uses the thresholds of its own size.
+Zones are calibrated per set size. A set smaller than ``n_points`` is compared, in every
+repeat, as a whole with ``n_points`` training points, which gives larger distances than two full
+draws from the same distribution. So for every such size m >= 2 the zones are calibrated again
+from the held-out test set and the far-away sets drawn m points at a time (``sized_zones``).
+A single spectrum (a measurement as it arrives) is rated by its mean squared distance to its
+``k_nearest`` nearest training features (``applicability.nearest_distances``; its Sinkhorn
+distance only measures how central it is), with zones from that distance of each held-out and
+each far-away spectrum. Each set's zone uses the thresholds of its own size;
 ``applicability_zones.json`` records every calibration with its derivation.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +30,20 @@ from exp2simgan_core.applicability import (
     Zones,
     calibrate_zones,
     distance_table,
+    nearest_distances,
     spectrum_features,
     summary_rows,
     verdict,
     write_distances,
+    zone_of,
 )
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.pipeline import INPUT_DATASETS, spectra_for
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_text
 
-SUMMARY_COLUMNS = ("direction", "set", "n_spectra", "mean", "std", "zone")
-ALONE_COLUMNS = ("direction", "set", "spectrum", "mean", "std", "zone")
+SUMMARY_COLUMNS = ("direction", "set", "n_spectra", "measure", "mean", "std", "zone")
+ALONE_COLUMNS = ("direction", "set", "spectrum", "measure", "distance", "zone")
+SINKHORN = "sinkhorn"  # the measure of sets of two or more: mean over the repeats
 HELD_OUT = {"exp2sim": "test_convolved", "sim2exp": "test_unconvolved"}  # in-domain, unseen
 FAR_SETS = ("digits", "photos")  # out of domain by construction
 
@@ -51,6 +56,11 @@ def set_spectra(sources: Mapping[str, tuple[str | Path, str | None]]) -> dict[st
     }
 
 
+def nearest_measure(settings: ApplicabilitySettings) -> str:
+    """The name of the single-spectrum measure in the tables, e.g. 'nearest_5'."""
+    return f"nearest_{settings.k_nearest}"
+
+
 def sized_zones(
     train: np.ndarray,
     held_out: np.ndarray,
@@ -61,46 +71,35 @@ def sized_zones(
 ) -> Zones:
     """Zones for sets of ``size`` spectra, from the held-out features and the far-away sets.
 
-    A set's zone is that of its mean distance over the repeats. For sets of two or more the
-    thresholds are quantiles of the pooled repeats of the held-out set and of the far sets drawn
-    ``size`` at a time. A single spectrum (a measurement as it arrives) is compared with
-    ``n_points`` training points in every repeat: its distance varies far more between repeats
-    than between spectra, so its thresholds are quantiles of the statistic it is judged by, the
-    mean over repeats, of each held-out and each far-away spectrum alone. (Sets of two or more
-    are not calibrated that way: the far sets give too few disjoint sets for a quantile.)
+    For sets of two or more, a set's zone is that of its mean Sinkhorn distance over the repeats,
+    and the thresholds are quantiles of the pooled repeats of the held-out set and of the far
+    sets drawn ``size`` at a time. A single spectrum's zone is that of its ``nearest_distances``,
+    and the thresholds are quantiles of that distance of each held-out and each far-away
+    spectrum.
     """
-    small = replace(settings, set_points=size)
     if size > 1:
-        distances = distance_table(train, {held_out_name: held_out, **far}, small)
+        distances = distance_table(
+            train, {held_out_name: held_out, **far}, replace(settings, set_points=size)
+        )
         return calibrate_zones(
             distances[held_out_name],
             np.concatenate([distances[name] for name in far]),
             held_out_sets=[f"{held_out_name} ({size} at a time)"],
             out_of_domain_sets=[f"{name} ({size} at a time)" for name in far],
         )
-    means = {
-        name: _single_means(train, features, small, name)
-        for name, features in {held_out_name: held_out, **far}.items()
-    }
-    return calibrate_zones(
-        means[held_out_name],
-        np.concatenate([means[name] for name in far]),
-        held_out_sets=[f"{held_out_name} (1 at a time, mean per spectrum)"],
-        out_of_domain_sets=[f"{name} (1 at a time, mean per spectrum)" for name in far],
+    measure = nearest_measure(settings)
+    zones = calibrate_zones(
+        nearest_distances(train, held_out, settings),
+        np.concatenate([nearest_distances(train, x, settings) for x in far.values()]),
+        held_out_sets=[f"{held_out_name} (each spectrum, {measure})"],
+        out_of_domain_sets=[f"{name} (each spectrum, {measure})" for name in far],
     )
-
-
-def _single_means(
-    train: np.ndarray, features: np.ndarray, settings: ApplicabilitySettings, name: str
-) -> np.ndarray:
-    """Each spectrum's mean distance over the repeats, measured alone (``name``_i streams)."""
-    distances = distance_table(train, one_at_a_time(name, features), settings)
-    return np.array([d.mean() for d in distances.values()])
-
-
-def one_at_a_time(name: str, features: np.ndarray) -> dict[str, np.ndarray]:
-    """Each spectrum of a set as a set of its own, named ``<name>_<index>``."""
-    return {f"{name}_{i}": features[i : i + 1] for i in range(len(features))}
+    description = (
+        f"mean squared feature distance to the {settings.k_nearest} nearest training spectra"
+    )
+    return replace(
+        zones, derivation={**zones.derivation, "measure": measure, "distance": description}
+    )
 
 
 def _check_sets(direction: str, names: Iterable[str]) -> None:
@@ -111,6 +110,16 @@ def _check_sets(direction: str, names: Iterable[str]) -> None:
         raise ValueError(f"the applicability sets lack {missing}, needed to calibrate the zones")
 
 
+@dataclass(frozen=True)
+class DirectionDistances:
+    """One direction's measurements: Sinkhorn distances of every set (name -> (n_repeats,)),
+    each spectrum's nearest-neighbour distance (name -> (n,)) and the zones per set size."""
+
+    sinkhorn: dict[str, np.ndarray]
+    nearest: dict[str, np.ndarray]
+    zones: dict[int, Zones]
+
+
 def direction_distances(
     checkpoint: str | Path,
     direction: str,
@@ -118,14 +127,13 @@ def direction_distances(
     sets: Mapping[str, np.ndarray],
     settings: ApplicabilitySettings,
     device: str = "cpu",
-    alone: Sequence[str] = (),
-) -> tuple[dict[str, np.ndarray], dict[int, Zones]]:
+    alone: bool = False,
+) -> DirectionDistances:
     """Distances of every set and the zones per set size, for one direction.
 
-    ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Each
-    spectrum of the sets named in ``alone`` is also measured on its own, as ``<set>_<index>``
-    (as a user's measurement arrives: one at a time). Returns (name -> distances (n_repeats,),
-    size -> zones), the full draw's zones under ``n_points``.
+    ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Zones are
+    calibrated for every set size present, under ``n_points`` (full draws above), and for single
+    spectra also when ``alone`` (spectra rated one at a time, as a user's measurements arrive).
     """
     _check_sets(direction, sets)
     loaded = load_generator(Path(checkpoint), direction)
@@ -134,17 +142,38 @@ def direction_distances(
         name: train if name == "train" else spectrum_features(loaded, x, device)
         for name, x in sets.items()
     }
-    distances = distance_table(train, features, settings)
-    for name in alone:
-        distances |= distance_table(train, one_at_a_time(name, features[name]), settings)
     far = {s: features[s] for s in FAR_SETS}
     held_out = features[HELD_OUT[direction]]
     sizes = {min(len(x), settings.n_points) for x in features.values()} | ({1} if alone else set())
-    zones = {
-        size: sized_zones(train, held_out, far, size, settings, HELD_OUT[direction])
-        for size in sorted(sizes)
-    }
-    return distances, zones
+    return DirectionDistances(
+        sinkhorn=distance_table(train, features, settings),
+        nearest={name: nearest_distances(train, x, settings) for name, x in features.items()},
+        zones={
+            size: sized_zones(train, held_out, far, size, settings, HELD_OUT[direction])
+            for size in sorted(sizes)
+        },
+    )
+
+
+def _summary_row(
+    direction: str, name: str, measured: DirectionDistances, n_points: int, measure: str
+) -> dict:
+    """The summary row of one set: its mean Sinkhorn distance, or a single spectrum's nearest."""
+    n = len(measured.nearest[name])
+    if n == 1:
+        distance = float(measured.nearest[name][0])
+        row = {
+            "direction": direction,
+            "set": name,
+            "mean": distance,
+            "std": 0.0,
+            "measure": measure,
+        }
+        return {**row, "zone": zone_of(distance, measured.zones[1]), "n_spectra": 1}
+    (row,) = summary_rows(
+        direction, {name: measured.sinkhorn[name]}, measured.zones[min(n, n_points)]
+    )
+    return {**row, "measure": SINKHORN, "n_spectra": n}
 
 
 def write_applicability(
@@ -162,10 +191,11 @@ def write_applicability(
     """Both directions: distance files (one per direction), the summary table and the zones.
 
     ``sources``: set -> (file, dataset or None for 'spectra'); ``distance_files``: direction ->
-    output HDF5 (its stored zones, drawn in the ridgeline, are those of the largest set size: full
-    draws of ``n_points`` when a set has that many). Each spectrum of the sets in ``alone`` is
-    also rated on its own (zones of single spectra) in ``alone_csv``: one row per spectrum and
-    direction, ``ALONE_COLUMNS``.
+    output HDF5 of the Sinkhorn distances (its stored zones, drawn in the ridgeline, are those of
+    the largest set size: full draws of ``n_points`` when a set has that many). The summary table
+    (``SUMMARY_COLUMNS``) rates each set by its mean Sinkhorn distance, a set of one spectrum by
+    its nearest-neighbour distance. Each spectrum of the sets in ``alone`` is also rated on its
+    own in ``alone_csv``: one row per spectrum and direction, ``ALONE_COLUMNS``.
     """
     outputs = (*distance_files.values(), table_csv, zones_json)
     for out in (*outputs, alone_csv) if alone_csv is not None else outputs:
@@ -176,21 +206,24 @@ def write_applicability(
     if missing or (alone and alone_csv is None):
         raise ValueError(f"sets to rate one spectrum at a time {missing} need sources and a table")
     sets = set_spectra(sources)
+    measure = nearest_measure(settings)
     rows, alone_rows, all_zones = [], [], {}
     for direction, out in distance_files.items():
-        distances, zones = direction_distances(
-            checkpoint, direction, train_path, sets, settings, device, alone
+        measured = direction_distances(
+            checkpoint, direction, train_path, sets, settings, device, bool(alone)
         )
-        for name in sets:
-            size = min(len(sets[name]), settings.n_points)
-            (row,) = summary_rows(direction, {name: distances[name]}, zones[size])
-            rows.append({**row, "n_spectra": len(sets[name])})
+        rows += [
+            _summary_row(direction, name, measured, settings.n_points, measure) for name in sets
+        ]
         for name in alone:
-            for i in range(len(sets[name])):
-                (row,) = summary_rows(direction, {name: distances[f"{name}_{i}"]}, zones[1])
-                alone_rows.append({**row, "spectrum": i})
-        whole = {name: distances[name] for name in sets}
-        write_distances(out, direction, whole, settings, zones[max(zones)])
+            for i, distance in enumerate(measured.nearest[name]):
+                zone = zone_of(float(distance), measured.zones[1])
+                alone_rows.append(
+                    {"direction": direction, "set": name, "spectrum": i, "measure": measure,
+                     "distance": float(distance), "zone": zone}
+                )  # fmt: skip
+        zones = measured.zones
+        write_distances(out, direction, measured.sinkhorn, settings, zones[max(zones)])
         all_zones[direction] = {f"sets_of_{size}": z.to_dict() for size, z in zones.items()}
     write_csv(table_csv, SUMMARY_COLUMNS, rows)
     if alone_csv is not None:
@@ -209,7 +242,10 @@ def user_verdict(
     direction: str = "exp2sim",
     device: str = "cpu",
 ) -> dict:
-    """The verdict on a user's (n, *S) spectra: zone, mean distance and the thresholds.
+    """The verdict on a user's (n, *S) spectra: zone, distance and the thresholds.
+
+    Two or more spectra: their mean Sinkhorn distance (``verdict``); one spectrum: its
+    nearest-neighbour distance (``measure`` names which).
 
     Zones are calibrated for sets of the user's size from ``held_out_path`` (the test file: its
     dataset of the direction's input domain) and the far-away files ('spectra').
@@ -228,5 +264,20 @@ def user_verdict(
     }
     size = min(len(user), settings.n_points)
     zones = sized_zones(train, held_out, far, size, settings, "held_out")
+    if len(user) == 1:
+        (distance,) = nearest_distances(train, user, settings)
+        return {
+            "direction": direction,
+            "n_spectra": 1,
+            "measure": nearest_measure(settings),
+            "zone": zone_of(float(distance), zones),
+            "distance": float(distance),
+            "thresholds": zones.to_dict(),
+        }
     (distances,) = distance_table(train, {"user": user}, settings).values()
-    return {"direction": direction, "n_spectra": len(user), **verdict(distances, zones)}
+    return {
+        "direction": direction,
+        "n_spectra": len(user),
+        "measure": SINKHORN,
+        **verdict(distances, zones),
+    }

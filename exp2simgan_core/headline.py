@@ -71,8 +71,9 @@ def headline_markdown(
             counts.setdefault(r["set"], dict.fromkeys(ZONES, 0))[r["zone"]] += 1
     lines += [
         "",
-        "Single spectra rated alone by their Sinkhorn distance to the training set (Exp2Sim "
-        "features; zones calibrated for single spectra):",
+        "Single spectra rated alone, as a measurement arrives, by their mean squared distance to "
+        "their nearest training spectra (Exp2Sim encoder features; zones calibrated on single "
+        "held-out and far-away spectra):",
         "",
         "| set | " + " | ".join(z.replace("_", " ") for z in ZONES) + " |",
         "| --- |" + " ---: |" * len(ZONES),

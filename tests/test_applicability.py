@@ -1,5 +1,6 @@
 """Tests of exp2simgan_core.applicability: distances against POT, zones, encoder features."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -19,6 +20,7 @@ from exp2simgan_core.applicability import (
     calibrate_zones,
     distance_table,
     draw_indices,
+    nearest_distances,
     read_distances,
     regularisation,
     set_rng,
@@ -129,6 +131,42 @@ def test_a_single_spectrum_gets_its_mean_cost_to_the_drawn_training_points():
     train_idx, _ = draw_indices(50, 1, settings, np.random.default_rng(5))
     expected = ot.dist(train, target)[:, 0][train_idx].mean(axis=1)  # the only feasible plan
     np.testing.assert_allclose(sinkhorn_distances(train, target, settings, rng=5), expected)
+
+
+def test_nearest_distance_is_the_cheapest_transport_onto_k_training_points():
+    train, target = cloud(30, d=4, seed=7), cloud(3, d=4, shift=0.4, seed=8)
+    settings = ApplicabilitySettings(k_nearest=4)
+    got = nearest_distances(train, target, settings)
+    cost = ot.dist(target, train)  # (3, 30)
+    for i in range(3):  # exhaustive over every choice of 4 training points, mass 1/4 each
+        best = min(cost[i, list(c)].mean() for c in itertools.combinations(range(30), 4))
+        assert got[i] == pytest.approx(best, rel=1e-12)
+    again = nearest_distances(train, target, ApplicabilitySettings(k_nearest=100))
+    np.testing.assert_allclose(again, cost.mean(axis=1))  # k capped at n_train: all of them
+
+
+def test_nearest_distance_tells_an_off_manifold_spectrum_from_a_central_one():
+    # training spectra on a ring: its centre is the mean (smallest Sinkhorn distance of a
+    # single point) but far from every training spectrum; a point on the ring is near some
+    angle = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    centre, on_ring = np.zeros((1, 2)), np.array([[np.cos(0.3), np.sin(0.3)]])
+    settings = ApplicabilitySettings(n_repeats=200, n_points=20)
+    sinkhorn = [sinkhorn_distances(ring, x, settings, rng=0).mean() for x in (centre, on_ring)]
+    assert sinkhorn[0] < sinkhorn[1]  # the set measure prefers the centre
+    near_centre, near_ring = (nearest_distances(ring, x, settings)[0] for x in (centre, on_ring))
+    assert near_centre == pytest.approx(1.0) and near_ring < 0.01  # 5 of 200 ring neighbours
+
+
+def test_nearest_distances_refuse_mismatched_or_non_finite_features():
+    with pytest.raises(ValueError, match="same generator"):
+        nearest_distances(cloud(5, d=3), cloud(2, d=4), ApplicabilitySettings())
+    bad = cloud(2, d=3)
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match="set features contain NaN"):
+        nearest_distances(cloud(5, d=3), bad, ApplicabilitySettings())
+    with pytest.raises(ValueError, match="k_nearest must be >= 1"):
+        ApplicabilitySettings(k_nearest=0)
 
 
 @pytest.mark.parametrize("max_exponent", [MAX_KERNEL_EXPONENT, 0.0], ids=["auto", "log-domain"])

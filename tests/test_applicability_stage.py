@@ -21,7 +21,7 @@ TINY_GAN = GanSettings(
     ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
     crop_size=24, n_epochs_constant=1, n_epochs_decay=1, checkpoint_every=2,
 )  # fmt: skip
-SETTINGS = ApplicabilitySettings(n_repeats=20, n_points=4, seed=1)
+SETTINGS = ApplicabilitySettings(n_repeats=20, n_points=4, seed=1, k_nearest=3)
 SHAPE = (28, 32)
 DIRECTIONS = ("exp2sim", "sim2exp")
 SET_NAMES = ("train", "test_convolved", "test_unconvolved", "digits", "photos", "user_one")
@@ -134,16 +134,17 @@ def test_summary_table_and_zones_per_set_size(written):
     for direction in DIRECTIONS:
         assert sorted(zones[direction]) == ["sets_of_1", "sets_of_4"]  # user_one and the rest
         one, four = zones[direction]["sets_of_1"], zones[direction]["sets_of_4"]
-        assert one["held_out_sets"][0].endswith("(1 at a time, mean per spectrum)")
-        # single spectra: one mean distance per held-out (6) and far (5 + 5) spectrum; full
-        # draws: the pooled repeats (20)
+        assert one["held_out_sets"][0].endswith("(each spectrum, nearest_3)")
+        assert one["measure"] == "nearest_3" and "measure" not in four
+        # single spectra: one nearest-neighbour distance per held-out (6) and far (5 + 5)
+        # spectrum; full draws: the pooled repeats (20)
         assert (one["n_held_out"], one["n_out_of_domain"]) == (6, 10)
         assert (four["n_held_out"], four["n_out_of_domain"]) == (20, 40)
-        assert one["trust_max"] > four["trust_max"]  # single spectra lie farther than full draws
         stored = read_distances(written[1][direction]).zones
         assert stored.trust_max == four["trust_max"]  # the file keeps the full draws' zones
-    for row in rows:  # each set is zoned with the thresholds of its own size
+    for row in rows:  # each set is zoned with the thresholds and the measure of its own size
         size = "sets_of_1" if row["set"] == "user_one" else "sets_of_4"
+        assert row["measure"] == ("nearest_3" if row["set"] == "user_one" else "sinkhorn")
         z = zones[row["direction"]][size]
         expected = (
             ZONES[0] if row["mean"] <= z["trust_max"]
@@ -174,19 +175,24 @@ def test_each_spectrum_of_a_set_rated_alone_with_the_single_spectrum_zones(files
     assert [(r["direction"], r["set"], r["spectrum"]) for r in single] == expected
     zones = json.loads(zones_json.read_text())
     for row in single:
-        z, mean = zones[row["direction"]]["sets_of_1"], float(row["mean"])
+        z, distance = zones[row["direction"]]["sets_of_1"], float(row["distance"])
+        assert row["measure"] == "nearest_3"
+        # the table rounds to 6 digits; a far spectrum may be the quantile that set untrust_min
+        at_threshold = any(
+            np.isclose(distance, z[t], rtol=1e-5) for t in ("trust_max", "untrust_min")
+        )
         expected_zone = (
             ZONES[0]
-            if mean <= z["trust_max"]
+            if distance <= z["trust_max"]
             else ZONES[1]
-            if mean < z["untrust_min"]
+            if distance < z["untrust_min"]
             else ZONES[2]
         )
-        assert row["zone"] == expected_zone, row
+        assert at_threshold or row["zone"] == expected_zone, row
     for direction in DIRECTIONS:
-        near = [float(r["mean"]) for r in single if r["set"] == "test_convolved"
+        near = [float(r["distance"]) for r in single if r["set"] == "test_convolved"
                 and r["direction"] == direction]  # fmt: skip
-        far = [float(r["mean"]) for r in single if r["set"] == "digits"
+        far = [float(r["distance"]) for r in single if r["set"] == "digits"
                and r["direction"] == direction]  # fmt: skip
         assert max(near) < min(far), direction
     with pytest.raises(ValueError, match="one spectrum at a time"):
@@ -226,19 +232,21 @@ def test_user_verdict_zones_calibrated_for_the_user_size(files):
     near = np.random.default_rng(9).random((1, *SHAPE)).astype(np.float32)
     result = user_verdict(checkpoint, paths["train"], held_out, far, near, SETTINGS)
     assert result["zone"] == "trustworthy"  # drawn like the training spectra
-    assert (result["direction"], result["n_spectra"], result["n_repeats"]) == ("exp2sim", 1, 20)
+    assert (result["direction"], result["n_spectra"], result["measure"]) == (
+        "exp2sim", 1, "nearest_3"
+    )  # fmt: skip
     thresholds = result["thresholds"]
     assert thresholds["trust_max"] <= thresholds["untrust_min"]
-    assert thresholds["held_out_sets"] == ["held_out (1 at a time, mean per spectrum)"]
+    assert thresholds["held_out_sets"] == ["held_out (each spectrum, nearest_3)"]
     assert thresholds["out_of_domain_sets"] == [
-        "digits (1 at a time, mean per spectrum)",
-        "photos (1 at a time, mean per spectrum)",
+        "digits (each spectrum, nearest_3)",
+        "photos (each spectrum, nearest_3)",
     ]
     square = np.zeros((1, *SHAPE), np.float32)
     square[:, 8:24, 10:26] = 5.0  # like the 'digits' set, shifted
     far_result = user_verdict(checkpoint, paths["train"], held_out, far, square, SETTINGS)
     assert far_result["zone"] != "trustworthy"
-    assert far_result["mean_distance"] > result["mean_distance"]
+    assert far_result["distance"] > result["distance"]
     ramp = np.broadcast_to(np.linspace(0, 20, SHAPE[1], dtype=np.float32), (1, *SHAPE)).copy()
     ramp[:, : SHAPE[0] // 2] = 0.0  # one of the 'photos' spectra
     ramp_result = user_verdict(checkpoint, paths["train"], held_out, far, ramp, SETTINGS)

@@ -229,11 +229,9 @@ def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
     verdict, _ = _json_out(capsys)
     assert verdict["zone"] in ("trustworthy", "expert_opinion", "untrustworthy")
     assert (verdict["direction"], verdict["n_spectra"]) == ("exp2sim", 1)
-    assert verdict["n_repeats"] == 1000  # ApplicabilitySettings' default
+    assert verdict["measure"] == "nearest_5"  # ApplicabilitySettings' default k
     assert verdict["thresholds"]["trust_max"] <= verdict["thresholds"]["untrust_min"]
-    assert verdict["thresholds"]["out_of_domain_sets"] == [
-        "digits (1 at a time, mean per spectrum)"
-    ]
+    assert verdict["thresholds"]["out_of_domain_sets"] == ["digits (each spectrum, nearest_5)"]
     held_out_without_domain = [*argv[:6], str(far_h5), *argv[7:]]  # 'spectra' only
     assert main(held_out_without_domain) == 2
     err = capsys.readouterr().err

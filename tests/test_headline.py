@@ -34,7 +34,8 @@ def tables(tmp_path):
          "k_goodenough_mean": 0.2},
     ])  # fmt: skip
     single = _csv(tmp_path / "single.csv", ALONE_COLUMNS, [
-        {"direction": d, "set": s, "spectrum": i, "mean": 1.0, "std": 0.1, "zone": z}
+        {"direction": d, "set": s, "spectrum": i, "measure": "nearest_5", "distance": 1.0,
+         "zone": z}
         for d in ("exp2sim", "sim2exp")
         for s, i, z in (("experiment", 0, "trustworthy"), ("negative_control", 0, "untrustworthy"),
                         ("negative_control", 1, "expert_opinion"),

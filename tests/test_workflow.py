@@ -478,7 +478,7 @@ def test_smoke_tables(smoke_run):
     assert len(quality_3d) == 1 + 2 * 3  # (2 classes + all) x 2 directions
     sim = config["simulation"]
     single = (tables / "applicability_single.csv").read_text().splitlines()
-    assert single[0] == "direction,set,spectrum,mean,std,zone"
+    assert single[0] == "direction,set,spectrum,measure,distance,zone"
     n_alone = sim["n_experiment"] + sim["n_negative_control"] + sim["n_rb2mnf4"]
     assert len(single) == 1 + 2 * n_alone  # every experiment-like spectrum alone, 2 directions
     verdicts = (tables / "duq_verdicts.csv").read_text().splitlines()
