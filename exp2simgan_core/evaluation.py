@@ -10,7 +10,10 @@ what the classifier sees (``EVALUATED_ON``):
   unconvolved ones;
 * ``richardson_lucy`` / ``wiener``: the convolved test spectra deconvolved by the baseline.
 
-Accuracies are fractions with a Wilson 95 % interval (``duq.accuracy_with_ci``).
+Accuracies are fractions with a Wilson 95 % interval (``duq.accuracy_with_ci``). A translated
+or deconvolved test set holds the same spectra as its raw one (``RAW_OF``), so its row is also
+compared with the same classifier's raw row spectrum by spectrum: how many spectra the translation
+fixed and broke, and McNemar's exact two-sided p-value (a binomial test of fixed against broken).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 
 from exp2simgan_core.baselines import (
     BaselineSettings,
@@ -59,7 +63,15 @@ ACCURACY_ROWS: tuple[tuple[str, str, float | None], ...] = (
 )
 ACCURACY_COLUMNS = (
     "trained_on", "evaluated_on", "n_spectra", "accuracy", "ci_low", "ci_high", "paper_accuracy",
+    "compared_with", "n_fixed", "n_broken", "p_paired",
 )  # fmt: skip
+# evaluated_on -> the raw test set it was made from (the rows compared spectrum by spectrum)
+RAW_OF = {
+    "gan_deconvolved": "convolved",
+    "gan_convolved": "unconvolved",
+    "richardson_lucy": "convolved",
+    "wiener": "convolved",
+}
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "train_bce", "train_penalty", "val_loss", "val_accuracy",
     "val_kernel_true", "val_kernel_other", "selected",
@@ -160,24 +172,40 @@ def accuracy_rows(
     ``classifiers``: trained_on -> classifier; ``test_sets``: evaluated_on -> (n, rows, cols)
     spectra, all in the order of ``labels`` (n,). Keys of each row: ``ACCURACY_COLUMNS``.
     """
-    rows = []
+    correct, rows = {}, []
     for trained_on, evaluated_on, paper in ACCURACY_ROWS:
         if trained_on not in classifiers or evaluated_on not in test_sets:
             continue
         predicted = classify(classifiers[trained_on], test_sets[evaluated_on], device=device)
-        accuracy, low, high = accuracy_with_ci(predicted.predicted == labels)
-        rows.append(
-            {
-                "trained_on": trained_on,
-                "evaluated_on": evaluated_on,
-                "n_spectra": len(labels),
-                "accuracy": accuracy,
-                "ci_low": low,
-                "ci_high": high,
-                "paper_accuracy": "" if paper is None else paper,
-            }
-        )
+        right = correct[trained_on, evaluated_on] = predicted.predicted == labels
+        accuracy, low, high = accuracy_with_ci(right)
+        row = {
+            "trained_on": trained_on,
+            "evaluated_on": evaluated_on,
+            "n_spectra": len(labels),
+            "accuracy": accuracy,
+            "ci_low": low,
+            "ci_high": high,
+            "paper_accuracy": "" if paper is None else paper,
+        }
+        raw = correct.get((trained_on, RAW_OF.get(evaluated_on)))
+        if raw is not None:
+            row |= {"compared_with": RAW_OF[evaluated_on], **paired_change(raw, right)}
+        rows.append(row)
     return rows
+
+
+def paired_change(before: np.ndarray, after: np.ndarray) -> dict[str, int | float]:
+    """Spectra right after but not before (fixed), the reverse (broken), McNemar's exact p.
+
+    ``before``, ``after``: (n,) booleans, classification correct, of the same spectra. The
+    p-value is two-sided: of a binomial test of n_fixed in n_fixed + n_broken at 1/2 (1 when no
+    spectrum changed).
+    """
+    fixed = int(np.sum(~before & after))
+    broken = int(np.sum(before & ~after))
+    p = binomtest(fixed, fixed + broken, 0.5).pvalue if fixed + broken else 1.0
+    return {"n_fixed": fixed, "n_broken": broken, "p_paired": float(p)}
 
 
 def write_accuracy_table(
@@ -212,20 +240,31 @@ def write_accuracy_table(
     return rows
 
 
+def paired_text(row: Mapping[str, Any]) -> str:
+    """'+12 / -3 vs unconvolved, p = 0.035' for a compared row (numbers or strings), else '-'."""
+    if row.get("compared_with", "") in ("", None):
+        return "-"
+    return (
+        f"+{row['n_fixed']} / -{row['n_broken']} vs {row['compared_with']}, "
+        f"p = {float(row['p_paired']):.2g}"
+    )
+
+
 def _percent(value: float | str) -> str:
     return "" if value == "" else f"{100 * float(value):.1f} %"
 
 
 def _write_markdown(path: str | Path, rows: Sequence[dict]) -> None:
     lines = [
-        "| DUQ trained on | evaluated on | n | accuracy | 95 % CI | paper |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| DUQ trained on | evaluated on | n | accuracy | 95 % CI | paper | against raw |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         ci = f"{_percent(r['ci_low'])} - {_percent(r['ci_high'])}"
         lines.append(
             f"| {r['trained_on']} | {r['evaluated_on']} | {r['n_spectra']} | "
-            f"{_percent(r['accuracy'])} | {ci} | {_percent(r['paper_accuracy']) or '-'} |"
+            f"{_percent(r['accuracy'])} | {ci} | {_percent(r['paper_accuracy']) or '-'} | "
+            f"{paired_text(r)} |"
         )
     write_text(path, "\n".join(lines) + "\n")
 

@@ -18,6 +18,8 @@ from exp2simgan_core.evaluation import (
     VERDICT_COLUMNS,
     deconvolve_baseline,
     duq_settings,
+    paired_change,
+    paired_text,
     train_classifier,
     write_accuracy_table,
     write_kernel_tables,
@@ -194,6 +196,23 @@ def test_accuracy_table_rows_values_and_markdown(run, tmp_path):
         assert float(out["accuracy"]) == pytest.approx(row["accuracy"], rel=1e-5)
         assert float(out["paper_accuracy"]) == paper[(row["trained_on"], row["evaluated_on"])]
     assert rows[2]["accuracy"] == rows[0]["accuracy"]  # same spectra, same classifier
+    # translated rows against the raw row of the same classifier, spectrum by spectrum
+    compared = {(r["trained_on"], r["evaluated_on"]): r for r in rows if "compared_with" in r}
+    assert sorted(compared) == [
+        ("convolved", "gan_deconvolved"),
+        ("unconvolved", "gan_deconvolved"),
+    ]
+    for (trained_on, _), row in compared.items():
+        classifier = load_duq(classifiers[trained_on])
+        raw = classify(classifier, data["convolved"]).predicted == data["label"]
+        after = classify(classifier, data["unconvolved"]).predicted == data["label"]
+        assert row["compared_with"] == "convolved"
+        assert (row["n_fixed"], row["n_broken"]) == (np.sum(after & ~raw), np.sum(raw & ~after))
+        raw_row = next(
+            r for r in rows if (r["trained_on"], r["evaluated_on"]) == (trained_on, "convolved")
+        )
+        net = row["n_fixed"] - row["n_broken"]
+        assert net == pytest.approx(8 * (row["accuracy"] - raw_row["accuracy"]))
 
     lines = md_path.read_text().splitlines()
     assert len(lines) == 2 + len(written)
@@ -203,6 +222,21 @@ def test_accuracy_table_rows_values_and_markdown(run, tmp_path):
     assert first[3] == f"{100 * rows[0]['accuracy']:.1f} %"
     assert first[4] == f"{100 * rows[0]['ci_low']:.1f} % - {100 * rows[0]['ci_high']:.1f} %"
     assert first[5] == "98.9 %"
+    assert first[6] == "-"  # a raw row
+    gan_row = [cell.strip() for cell in lines[4].strip("|").split("|")]
+    assert gan_row[6] == paired_text(rows[2])
+
+
+def test_paired_change_counts_and_mcnemar_p():
+    before = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], bool)
+    after = np.array([1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0], bool)
+    change = paired_change(before, after)
+    assert (change["n_fixed"], change["n_broken"]) == (8, 1)
+    assert change["p_paired"] == pytest.approx(2 * 10 / 2**9)  # P(X <= 1 or X >= 8), X ~ B(9, 1/2)
+    assert paired_change(before, before) == {"n_fixed": 0, "n_broken": 0, "p_paired": 1.0}
+    row = {"compared_with": "unconvolved", **change}
+    assert paired_text(row) == "+8 / -1 vs unconvolved, p = 0.039"
+    assert paired_text({"compared_with": ""}) == "-"
 
 
 def test_accuracy_table_baseline_rows_without_a_paper_value(run, tmp_path):
@@ -215,7 +249,8 @@ def test_accuracy_table_baseline_rows_without_a_paper_value(run, tmp_path):
     assert [r["evaluated_on"] for r in rows] == ["unconvolved", "convolved", "wiener"]
     assert rows[2]["accuracy"] == rows[1]["accuracy"]  # the wiener file holds the convolved set
     assert _rows(csv_path)[2]["paper_accuracy"] == ""
-    assert md_path.read_text().splitlines()[-1].endswith("| - |")
+    last = md_path.read_text().splitlines()[-1]  # no paper value; the same spectra as raw
+    assert last.endswith("| - | +0 / -0 vs convolved, p = 1 |")
 
 
 def test_accuracy_table_refuses_a_file_with_other_labels(run, tmp_path):
