@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import DataFileError, check_writable, read_h5, read_user_spectrum, write_h5
+from .io import DataFileError, check_writable, load_user_spectrum, read_h5, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import (
@@ -134,19 +134,69 @@ def _add_translate(sub) -> None:
     p.set_defaults(func=_translate)
 
 
-def _read_translate_input(path: Path, direction: str) -> np.ndarray:
-    """(n, *S) float32 spectra, NaN = uncovered, from a project HDF5 or a single .npy spectrum."""
+def _layout_of(spectrum_section: object) -> Layout2D | None:
+    """The 2D layout of a recorded ``simulation.spectrum`` mapping; None without one (or 3D)."""
+    try:
+        layout = SimulationSettings.from_config(spectrum_section).layout  # type: ignore[arg-type]
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return layout if isinstance(layout, Layout2D) else None
+
+
+def _recorded_layout(
+    spectrum_section: object, shape: tuple[int, ...]
+) -> Layout2D | tuple[int, ...]:
+    """The run's 2D layout from its recorded ``simulation.spectrum`` mapping, if it has ``shape``.
+
+    With a layout, a spectrum of the paper's 240 x 400 layout is rebinned into the run's
+    (``io.load_user_spectrum``); without one (no record, a 3D run) only ``shape`` is accepted.
+    """
+    layout = _layout_of(spectrum_section)
+    return layout if layout is not None and layout.shape == tuple(shape) else shape
+
+
+def _checkpoint_spectrum_section(path: str | Path) -> object:
+    """The ``simulation.spectrum`` section a checkpoint's run recorded, or None."""
+    import torch  # only commands that read checkpoints load torch
+
+    stored = torch.load(Path(path), map_location="cpu", weights_only=True)
+    config = stored.get("config") if isinstance(stored, dict) else None
+    return (config or {}).get("simulation", {}).get("spectrum")
+
+
+def _read_spectra(
+    path: Path, layout: Layout2D | tuple[int, ...]
+) -> tuple[np.ndarray, dict[str, object]]:
+    """(n, *shape) spectra from a project HDF5 ('spectra') or one .npy spectrum, and the
+    attributes recording a rebinning of the .npy one into ``layout`` ({} if none)."""
     if path.suffix.lower() == ".npy":
+        spectrum, attrs = load_user_spectrum(path, layout)
+        return spectrum[np.newaxis], attrs
+    shape = layout.shape if isinstance(layout, Layout2D) else layout
+    return read_h5(path, required=("spectra",), trailing_shape=shape).datasets["spectra"], {}
+
+
+def _read_translate_input(
+    path: Path, direction: str, layout: Layout2D | None
+) -> tuple[np.ndarray, dict[str, object]]:
+    """(n, *S) float32 spectra, NaN = uncovered, from a project HDF5 or a single .npy spectrum.
+
+    A .npy spectrum is read in the ``layout`` the checkpoint's run recorded (rebinned from
+    240 x 400 into it), or in its own shape when the run recorded none (``layout`` None).
+    """
+    if path.suffix.lower() == ".npy":
+        if layout is not None:
+            return _read_spectra(path, layout)
         if not path.is_file():
             raise DataFileError(f"{path}: no such file")
         try:
             shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
         except (ValueError, OSError) as err:
             raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
-        return read_user_spectrum(path, shape)[np.newaxis]
+        return _read_spectra(path, shape)
     from .gan.pipeline import spectra_for
 
-    return spectra_for(path, direction)
+    return spectra_for(path, direction), {}
 
 
 def _translate(args: argparse.Namespace) -> None:
@@ -155,7 +205,6 @@ def _translate(args: argparse.Namespace) -> None:
 
     check_writable(args.out)
     source = Path(args.inp)
-    spectra = _read_translate_input(source, args.direction)
     try:
         loaded = load_generator(Path(args.checkpoint), args.direction)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
@@ -163,12 +212,15 @@ def _translate(args: argparse.Namespace) -> None:
         raise ValueError(
             f"{args.checkpoint}: not a readable checkpoint file ({first_line})"
         ) from None
+    layout = _layout_of(_checkpoint_spectrum_section(args.checkpoint))  # a generator takes any size
+    spectra, rebin_attrs = _read_translate_input(source, args.direction, layout)
     translated = translate_spectra(loaded, spectra, device=args.device)
     attrs = {
         "direction": args.direction,
         "checkpoint": str(Path(args.checkpoint).resolve()),
         "source": str(source.resolve()),
         "domain": loaded.output_domain,
+        **rebin_attrs,
     }
     write_h5(args.out, {"spectra": translated}, attrs)
     print(f"wrote {args.out}: {args.direction} translation of {translated.shape}")
@@ -187,24 +239,20 @@ def _add_classify(sub) -> None:
     p.set_defaults(func=_classify)
 
 
-def _read_spectra(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """(n, *shape) spectra from a project HDF5 ('spectra') or a single .npy spectrum."""
-    if path.suffix.lower() == ".npy":
-        return read_user_spectrum(path, shape)[np.newaxis]
-    return read_h5(path, required=("spectra",), trailing_shape=shape).datasets["spectra"]
-
-
 def _classify(args: argparse.Namespace) -> None:
     from .duq import classify, load_duq  # torch loads only for this command
 
     loaded = load_duq(args.checkpoint)
-    spectra = _read_spectra(Path(args.inp), loaded.input_shape)
+    layout = _recorded_layout(_checkpoint_spectrum_section(args.checkpoint), loaded.input_shape)
+    spectra, rebin_attrs = _read_spectra(Path(args.inp), layout)
+    rebinned = {"rebinned_from": rebin_attrs["rebinned_from"]} if rebin_attrs else {}
     out = classify(loaded, spectra, device=args.device)
     result = [
         {
             **{f"k_{c}": float(k) for c, k in zip(loaded.class_names, kernels, strict=True)},
             "predicted": loaded.class_names[int(p)],
             "certainty": float(c),
+            **rebinned,
         }
         for kernels, p, c in zip(out.kernels, out.predicted, out.certainty, strict=True)
     ]
@@ -232,12 +280,19 @@ def _applicability(args: argparse.Namespace) -> None:
     from .applicability import ApplicabilitySettings
     from .applicability_stage import user_verdict
 
-    shape = read_h5(args.train, required=("convolved",)).datasets["convolved"].shape[1:]
-    spectra = _read_spectra(Path(args.inp), shape)
+    train = read_h5(args.train, required=("convolved",))
+    shape = train.datasets["convolved"].shape[1:]
+    settings = train.attrs.get("settings")
+    layout = _recorded_layout(
+        settings.get("spectrum") if isinstance(settings, dict) else None, shape
+    )
+    spectra, rebin_attrs = _read_spectra(Path(args.inp), layout)
     result = user_verdict(
         args.checkpoint, args.train, args.held_out, args.far, spectra,
         ApplicabilitySettings(seed=args.seed), args.direction, args.device,
     )  # fmt: skip
+    if rebin_attrs:
+        result["rebinned_from"] = rebin_attrs["rebinned_from"]
     print(json.dumps(result, indent=2))
 
 

@@ -9,7 +9,9 @@ import pytest
 
 from exp2simgan_core.cli import main
 from exp2simgan_core.gan.train import GanSettings, train
-from exp2simgan_core.io import read_h5, write_h5
+from exp2simgan_core.io import PAPER_LAYOUT, read_h5, write_h5
+from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.rebin import rebin_image
 
 BEST = "-11.39,1.50,-1.35,1.50,0.88,0.074"
 
@@ -109,6 +111,22 @@ def test_translate_a_community_npy_spectrum(tmp_path, checkpoint):
     assert np.isnan(y[0, :4, :6]).all() and not np.isnan(y[0, 4:, 6:]).any()
 
 
+def test_translate_rebins_a_paper_layout_spectrum_into_the_run_layout(tmp_path, checkpoint):
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["config"] = {"simulation": {"spectrum": {"layout": {"n_pix": 4, "n_ebins": 10}}}}
+    recorded = tmp_path / "recorded.pt"
+    torch.save(state, recorded)
+    source, out = tmp_path / "paper.npy", tmp_path / "out.h5"
+    np.save(source, np.random.default_rng(3).random((240, 400)) + 0.1)
+    assert main(["translate", "--checkpoint", str(recorded), "--direction", "exp2sim",
+                 "--in", str(source), "--out", str(out)]) == 0  # fmt: skip
+    data = read_h5(out, required=["spectra"])
+    assert data.datasets["spectra"].shape == (1, 24, 40)  # the run's layout, not 240 x 400
+    assert data.attrs["rebinned_from"] == [240, 400]
+
+
 def test_translate_bad_input_exits_2_without_output(tmp_path, checkpoint, capsys):
     out = tmp_path / "out.h5"
     volume = tmp_path / "volume.h5"
@@ -192,6 +210,34 @@ def test_classify_a_project_file_and_a_npy_spectrum(tmp_path, duq_checkpoint, ca
     (single,), _ = _json_out(capsys)
     np.testing.assert_allclose([single["k_dimer"], single["k_goodenough"]], expected.kernels[1],
                                rtol=1e-5)  # fmt: skip
+
+
+def test_classify_rebins_a_paper_layout_spectrum_into_the_run_layout(
+    tmp_path, duq_checkpoint, capsys
+):
+    import torch
+
+    from exp2simgan_core.duq import classify, load_duq
+
+    # the run recorded its layout: 6 Ei x 4 pixels by 10 energy bins x 4 pixels = DUQ_SHAPE
+    state = torch.load(duq_checkpoint, map_location="cpu", weights_only=True)
+    state["config"] = {"simulation": {"spectrum": {"layout": {"n_pix": 4, "n_ebins": 10}}}}
+    recorded = tmp_path / "recorded.pt"
+    torch.save(state, recorded)
+    coarse = _duq_spectra(2, 5)[1]
+    paper = tmp_path / "paper.npy"  # about 10 x 10 pixels of 240 x 400 per coarse pixel
+    fine = np.kron(coarse, np.ones((10, 10)))
+    np.save(paper, fine)
+    assert main(["classify", "--checkpoint", str(recorded), "--in", str(paper)]) == 0
+    (row,), _ = _json_out(capsys)
+    assert row["rebinned_from"] == [240, 400]
+    rebinned = rebin_image(fine.astype(np.float32), PAPER_LAYOUT, Layout2D(n_pix=4, n_ebins=10))
+    assert np.abs(rebinned - coarse).max() < 0.1 * np.abs(coarse).max()  # pixels nearly aligned
+    expected = classify(load_duq(duq_checkpoint), rebinned[None]).kernels[0]
+    np.testing.assert_allclose([row["k_dimer"], row["k_goodenough"]], expected, rtol=1e-5)
+    # without the record only the checkpoint's shape is accepted
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(paper)]) == 2
+    assert "shape (240, 400), expected (24, 40)" in capsys.readouterr().err
 
 
 def test_classify_refuses_a_wrong_shape_and_a_gan_checkpoint(
