@@ -15,15 +15,10 @@ import time
 import numpy as np
 
 from exp2simgan_core.physics.layout import Layout2D
-from exp2simgan_core.physics.lswt import (
-    DEVICES,
-    colpa,
-    hamiltonian,
-    quadratic_form,
-    resolve_device,
-)
+from exp2simgan_core.physics.lswt import colpa, hamiltonian, quadratic_form
 from exp2simgan_core.physics.models import MODELS
 from exp2simgan_core.physics.spectra import SpectrumCalculator, SpectrumSettings
+from exp2simgan_core.util import DEVICES, resolve_device
 
 PAPER_UNCONVOLVED_S = 8 * 60
 PAPER_CONVOLVED_S = 720 * 60

@@ -35,6 +35,7 @@ from .physics.spectra import (
     SpectrumSettings,
 )
 from .simulate import SimulationSettings, draw_spectra
+from .version import code_version
 
 KINDS = ("unconvolved", "convolved")
 DIRECTIONS = ("exp2sim", "sim2exp")
@@ -318,6 +319,10 @@ def _check_config(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exp2simgan", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "--version", action="version", version=f"exp2simgan {code_version()}",
+        help="the release and, in a git checkout, the commit (.dirty if modified)",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_translate(sub)

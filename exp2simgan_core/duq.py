@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from exp2simgan_core import __version__
 from exp2simgan_core.dataset import INTENSITY_RULE, check_spectra, network_input, normalised
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
+from exp2simgan_core.version import code_version
 
 CHECKPOINT_KIND = "duq"
 INITIAL_COUNT = 13.0  # N_c before training
@@ -395,7 +395,7 @@ def save_duq(path: str | Path, trained: DuqResult | LoadedDuq) -> None:
         "intensity": INTENSITY_RULE,
         "history": list(trained.history) if isinstance(trained, DuqResult) else [],
         "selected_epoch": trained.selected_epoch if isinstance(trained, DuqResult) else None,
-        "code_version": __version__,
+        "code_version": code_version(),
     }
     save_atomically(state, Path(path))
 

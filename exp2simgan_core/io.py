@@ -40,10 +40,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-import exp2simgan_core
 from exp2simgan_core import provenance
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.rebin import REBIN_RULE, layout_mapping, rebin_image
+from exp2simgan_core.version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def write_h5(
     full_attrs = {
         **attrs,
         **provenance.output_attrs(),
-        "code_version": exp2simgan_core.__version__,
+        "code_version": code_version(),
     }
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:

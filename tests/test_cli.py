@@ -55,6 +55,24 @@ def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_version_names_the_release_and_the_commit(capsys):
+    from exp2simgan_core import __version__
+    from exp2simgan_core.version import REPO_ROOT, code_version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"exp2simgan {code_version()}\n"
+    head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    if not head:  # not a git checkout (an installed copy): the release alone
+        assert code_version() == __version__
+        return
+    dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "diff", "--quiet", "HEAD"],
+                           check=False).returncode != 0  # fmt: skip
+    assert code_version() == f"{__version__}+g{head}" + (".dirty" if dirty else "")
+
+
 def test_console_entry_point_rejects_unknown_model(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "exp2simgan_core.cli", "simulate", "--model", "pcsmo",

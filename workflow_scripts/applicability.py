@@ -3,7 +3,7 @@
 from exp2simgan_core.applicability import ApplicabilitySettings
 from exp2simgan_core.applicability_stage import write_applicability
 from exp2simgan_core.jobs import start_job
-from exp2simgan_core.physics.lswt import resolve_device
+from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)
 

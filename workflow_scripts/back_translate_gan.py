@@ -2,7 +2,7 @@
 
 from exp2simgan_core.gan.back_translation import BackTranslationSettings, back_translate_checkpoint
 from exp2simgan_core.jobs import start_job
-from exp2simgan_core.physics.lswt import resolve_device
+from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)
 

@@ -34,7 +34,7 @@ from exp2simgan_core.gan.select import load_inception, select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
-from exp2simgan_core.physics.lswt import resolve_device
+from exp2simgan_core.util import resolve_device
 
 PATCH_DATASETS = ("convolved", "unconvolved")
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from exp2simgan_core import __version__
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import (
     DataScaling,
@@ -54,6 +53,7 @@ from exp2simgan_core.gan.networks import (
 )
 from exp2simgan_core.io import write_h5
 from exp2simgan_core.provenance import input_problem
+from exp2simgan_core.version import code_version
 
 LOSS_LOG = "losses.csv"
 PRECISIONS = ("fp32", "bf16")
@@ -480,7 +480,7 @@ def _state(
         "architecture": settings.architecture(),
         "scaling": asdict(scaling),
         "data_sha256": fingerprint,
-        "code_version": __version__,
+        "code_version": code_version(),
     }
 
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+
+from exp2simgan_core.util import resolve_device
 
 GOLDSTONE_SHIFT_MEV = 1e-9
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class UnstableStructureError(ValueError):
@@ -154,17 +154,6 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom], axis=1)
 
 
-def resolve_device(device: str = "auto") -> str:
-    """'cuda' when asked for or when ``auto`` finds a CUDA device, else 'cpu'."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch finds no CUDA device")
-    return device
-
-
 def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
 
@@ -172,6 +161,8 @@ def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
     columns of the paraunitary transformation X = T Y that belong to those modes.
     """
+    import torch  # the one function here that needs it: importing physics stays light
+
     n = h.shape[-1] // 2
     ht = torch.as_tensor(h, dtype=torch.complex128, device=resolve_device(device))
     shifted = ht + GOLDSTONE_SHIFT_MEV * torch.eye(2 * n, dtype=ht.dtype, device=ht.device)

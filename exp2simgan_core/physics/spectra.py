@@ -36,6 +36,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.special import ndtr
 
+from ..util import DEVICES
 from .formfactor import j0
 from .instrument import (
     TOBYFIT_ENERGY_WIDTH_FACTOR,
@@ -45,7 +46,6 @@ from .instrument import (
 )
 from .layout import Layout2D, Layout3D
 from .lswt import (
-    DEVICES,
     SpinSystem,
     colpa,
     hamiltonian,
