@@ -1,5 +1,6 @@
 # make demo: set up, run every stage on the demo preset (2-core CPU), write the HTML report.
 # make test: set up, lint, check the DAG of every preset and of the cluster profile, run pytest.
+# make check: the fast tier of the tests (those not marked slow), for use while changing code.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ SNAKEMAKE := $(BIN)/snakemake
 # Reinstall only when the package definition changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dry-run lock readme
+.PHONY: demo test check lint dry-run lock readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +53,7 @@ dry-run: $(STAMP)
 
 test: lint dry-run
 	$(BIN)/pytest
+
+# The fast tier, while changing code: every test not marked slow (no workflow run, no Inception).
+check: $(STAMP)
+	$(BIN)/pytest -m "not slow" -q

@@ -110,6 +110,7 @@ def inception_weights(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # builds and runs InceptionV3 on the CPU
 def test_inception_features_from_a_local_weights_file(inception_weights, run_dir, data):
     hub = torch.hub.get_dir()
     model = load_inception(inception_weights)

@@ -26,6 +26,9 @@ from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.simulate import MODEL_CLASSES, REFERENCE_KINDS
 from exp2simgan_core.version import code_version
 
+pytestmark = (
+    pytest.mark.slow
+)  # every test starts snakemake: seconds for a dry run, minutes for a run
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ("config", "demo", "smoke")
 STAGES = {
@@ -158,7 +161,6 @@ def uncovered(settings, model):
     return settings.uncovered(get_model(model).lattice_ab)
 
 
-@pytest.mark.slow
 def test_smoke_training_pairs(smoke_run):
     _, config, settings, data = smoke_run
     shape = settings.layout.shape
@@ -190,7 +192,6 @@ def test_smoke_training_pairs(smoke_run):
     assert [s["shard"] for s in merged.attrs["shards"]] == [0, 1]
 
 
-@pytest.mark.slow
 def test_smoke_reference_sets(smoke_run):
     _, config, settings, data = smoke_run
     sizes = {"experiment": "n_experiment", "negative_control": "n_negative_control"}
@@ -209,7 +210,6 @@ def test_smoke_reference_sets(smoke_run):
     assert np.isnan(experiment[:, uncovered(settings, "goodenough")]).all()
 
 
-@pytest.mark.slow
 def test_smoke_patches(smoke_run):
     _, config, _, data = smoke_run
     size, n = config["patches"]["size"], config["patches"]["n_patches"]
@@ -227,7 +227,6 @@ def test_smoke_patches(smoke_run):
     assert patches.attrs["intensity"] == INTENSITY_RULE
 
 
-@pytest.mark.slow
 def test_smoke_gan_runs_weight_the_low_pass_term_of_their_own_section(smoke_run):
     workdir, config, _, _ = smoke_run
     for run, weight in (
@@ -242,7 +241,6 @@ def test_smoke_gan_runs_weight_the_low_pass_term_of_their_own_section(smoke_run)
         assert state["settings"]["loss_weights"]["lowpass"] == weight
 
 
-@pytest.mark.slow
 def test_smoke_logs_benchmarks_and_report(smoke_run):
     workdir, _, _, data = smoke_run
     results = data.parent
@@ -260,7 +258,6 @@ def test_smoke_logs_benchmarks_and_report(smoke_run):
     assert report.stat().st_size > 10_000
 
 
-@pytest.mark.slow
 def test_smoke_rerun_does_nothing_and_a_change_reruns_only_what_depends_on_it(smoke_run, tmp_path):
     workdir, config, _, _ = smoke_run
     config = copy.deepcopy(config)
@@ -319,7 +316,6 @@ def kill_when(target, configfile, workdir, folder, pattern):
     assert unlock.returncode == 0, unlock.stderr  # a killed Snakemake leaves its lock
 
 
-@pytest.mark.slow
 def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_path):
     """SIGKILL the workflow during GAN training; --rerun-incomplete resumes from the checkpoint
     left in the run folder and ends with the weights of an uninterrupted run."""
@@ -350,7 +346,6 @@ def test_killed_training_job_resumes_to_the_uninterrupted_result(smoke_run, tmp_
             assert torch.equal(resumed[net][key], value), f"{net}.{key}"
 
 
-@pytest.mark.slow
 def test_killed_simulation_leaves_nothing_trusted_and_the_rerun_matches(smoke_run, tmp_path):
     """SIGKILL the data stage once its first shard exists; the rerun with --rerun-incomplete
     produces the same data files as the uninterrupted run."""
@@ -456,7 +451,7 @@ def test_smoke_tables(smoke_run):
     ]  # fmt: skip
     assert _csv_header(tables / "accuracy.csv") == [
         "trained_on", "evaluated_on", "n_spectra", "accuracy", "ci_low", "ci_high",
-        "paper_accuracy",
+        "paper_accuracy", "compared_with", "n_fixed", "n_broken", "p_paired",
     ]  # fmt: skip
     assert len((tables / "accuracy.csv").read_text().splitlines()) == 1 + 9
     assert _csv_header(tables / "duq_experiment.csv")[:2] == ["spectrum", "translation"]
