@@ -104,10 +104,13 @@ def _simulate(args: argparse.Namespace) -> None:
     if args.params is None:  # a stable random draw from the training ranges
         drawn = draw_spectra(calc, 1, np.random.default_rng(args.seed), progress=False)
         params, unconv, conv = (x[0] for x in drawn[:3])
+        spectrum = conv if args.kind == "convolved" else unconv
+    elif args.kind == "unconvolved":  # spin waves at the pixel centres only
+        params = spec.check_params(args.params)
+        spectrum = calc.unconvolved(params)
     else:
         params = spec.check_params(args.params)
-        unconv, conv = calc.pair(params)
-    spectrum = conv if args.kind == "convolved" else unconv
+        spectrum = calc.pair(params)[1]
     attrs = {
         "model": spec.name,
         "kind": args.kind,

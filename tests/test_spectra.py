@@ -13,6 +13,7 @@ from exp2simgan_core.physics.models import MODELS
 from exp2simgan_core.physics.montecarlo import monte_carlo_panel
 from exp2simgan_core.physics.spectra import (
     FWHM_PER_SIGMA,
+    UNCONVOLVED,
     ZERO_MODE_MEV,
     ModeField,
     SpectrumCalculator,
@@ -164,6 +165,27 @@ def test_one_quadrant_of_modes_gives_the_full_grid_spectrum(model, convention):
         if compared == 2:
             break
     assert compared == 2
+
+
+@pytest.mark.parametrize("unconvolved", UNCONVOLVED)
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_unconvolved_alone_equals_the_pair_s(model, unconvolved):
+    """Spin waves at the pixel centres only give the pair's unconvolved spectrum."""
+    spec = MODELS[model]
+    calc = SpectrumCalculator(spec, SpectrumSettings(layout=SMALL, unconvolved=unconvolved))
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        params = spec.sample(rng)
+        try:
+            want, _ = calc.pair(params)
+        except UnstableStructureError:
+            continue
+        got = calc.unconvolved(params)
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.nanmax(want))
+        return
+    pytest.fail("no stable draw in 50")
 
 
 @pytest.mark.parametrize("convention", ["physical", "horace"])

@@ -314,26 +314,61 @@ class SpectrumCalculator:
         system = self.model.build(self.model.check_params(params))
         fields = self.fields(system)
         nf = len(self.grid.points)
-        centre = self.grid.centre_index
         # pixel centres (rows H, columns K) as points of the quadrant
-        at_centres = self._from_quadrant[(centre[:, None] * nf + centre[None, :]).ravel()]
+        at_centres = self._from_quadrant[self._centre_points]
+        centre_fields = [f.subset(at_centres) for f in fields]
         spreads = [
             sub_cell_spread(f.omega[self._from_quadrant], nf)[self._quadrant] for f in fields
         ]
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
-            sharp = np.zeros((len(centre) ** 2, len(edges) - 1))
             smooth = np.zeros((len(self._quadrant), len(edges) - 1))
             table = self._sigma_tables[(ei, hz)]
+            at_centre = []
             for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
-                centres = field.subset(at_centres)
-                sharp += self._unconvolved(centres, inten[at_centres], twin, ei, edges)
+                at_centre.append(inten[at_centres])
                 sigma = np.hypot(np.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
-            unconv.append(sharp.reshape(len(centre), len(centre), -1))
+            unconv.append(self._sharp(centre_fields, at_centre, ei, edges))
             conv.append(self._resolve_q(smooth[self._from_quadrant].reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
+
+    def unconvolved(self, params) -> np.ndarray:
+        """``pair(params)[0]`` alone, from spin waves at the pixel centres only (no fine grid).
+
+        Float32 of the layout's shape, NaN where uncovered. Stability is checked at the pixel
+        centres' wavevectors only: a draw that ``pair`` rejects for an instability between
+        centres passes here (training draws go through ``pair``). Raises
+        :class:`~exp2simgan_core.physics.lswt.UnstableStructureError` for an instability there.
+        """
+        system = self.model.build(self.model.check_params(params))
+        q_centres = self.q_lab[self._centre_points]
+        device = self.settings.device
+        fields = [mode_field(system, twin, q_centres, device) for twin in self.twins]
+        sharp = []
+        for ei, _, edges in self.blocks:
+            inten = [
+                t.weight * mode_intensities(f, t, ei)
+                for f, t in zip(fields, self.twins, strict=True)
+            ]
+            sharp.append(self._sharp(fields, inten, ei, edges))
+        return self._finish(sharp)
+
+    @property
+    def _centre_points(self) -> np.ndarray:
+        """Indices into the fine grid's points (rows H, columns K) of the pixel centres."""
+        centre, nf = self.grid.centre_index, len(self.grid.points)
+        return (centre[:, None] * nf + centre[None, :]).ravel()
+
+    def _sharp(self, fields, intensities, ei: float, edges) -> np.ndarray:
+        """The unconvolved (n_pix, n_pix, n_bins) block of one Ei from the twins' spin waves at
+        the pixel centres and their weighted intensities there."""
+        n = len(self.grid.centres)
+        sharp = np.zeros((n * n, len(edges) - 1))
+        for field, inten, twin in zip(fields, intensities, self.twins, strict=True):
+            sharp += self._unconvolved(field, inten, twin, ei, edges)
+        return sharp.reshape(n, n, -1)
 
     def _unconvolved(self, field, intensity, twin, ei, edges) -> np.ndarray:
         """One twin's unconvolved spectrum per meV at the pixel centres, (n_centres, n_bins)."""
