@@ -330,7 +330,8 @@ class SpectrumCalculator:
                 at_centre.append(inten[at_centres])
                 sigma = np.hypot(np.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
-            unconv.append(self._sharp(centre_fields, at_centre, ei, edges))
+            sharp = self._sharp(centre_fields, at_centre, ei, edges)
+            unconv.append(sharp.reshape(len(self.grid.centres), len(self.grid.centres), -1))
             conv.append(self._resolve_q(smooth[self._from_quadrant].reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
 
@@ -343,16 +344,18 @@ class SpectrumCalculator:
         :class:`~exp2simgan_core.physics.lswt.UnstableStructureError` for an instability there.
         """
         system = self.model.build(self.model.check_params(params))
-        q_centres = self.q_lab[self._centre_points]
+        quadrant, from_quadrant = _quadrant_index(self.grid.centres)  # as ``fields`` does
+        q_centres = self.q_lab[self._centre_points[quadrant]]
         device = self.settings.device
         fields = [mode_field(system, twin, q_centres, device) for twin in self.twins]
+        n = len(self.grid.centres)
         sharp = []
         for ei, _, edges in self.blocks:
             inten = [
                 t.weight * mode_intensities(f, t, ei)
                 for f, t in zip(fields, self.twins, strict=True)
             ]
-            sharp.append(self._sharp(fields, inten, ei, edges))
+            sharp.append(self._sharp(fields, inten, ei, edges)[from_quadrant].reshape(n, n, -1))
         return self._finish(sharp)
 
     @property
@@ -362,13 +365,12 @@ class SpectrumCalculator:
         return (centre[:, None] * nf + centre[None, :]).ravel()
 
     def _sharp(self, fields, intensities, ei: float, edges) -> np.ndarray:
-        """The unconvolved (n_pix, n_pix, n_bins) block of one Ei from the twins' spin waves at
-        the pixel centres and their weighted intensities there."""
-        n = len(self.grid.centres)
-        sharp = np.zeros((n * n, len(edges) - 1))
+        """The unconvolved spectrum of one Ei, (n_points, n_bins), from the twins' spin waves at
+        pixel centres and their weighted intensities there."""
+        sharp = np.zeros((len(fields[0].omega), len(edges) - 1))
         for field, inten, twin in zip(fields, intensities, self.twins, strict=True):
             sharp += self._unconvolved(field, inten, twin, ei, edges)
-        return sharp.reshape(n, n, -1)
+        return sharp
 
     def _unconvolved(self, field, intensity, twin, ei, edges) -> np.ndarray:
         """One twin's unconvolved spectrum per meV at the pixel centres, (n_centres, n_bins)."""
