@@ -1,0 +1,93 @@
+"""Which batched Hermitian solver for the 32 x 32 Bogoliubov problems: torch or numpy, 128 or 64?
+
+    python benchmarks/eigensolver.py [--n 4096] [--repeats 3] [--threads 1]
+
+The simulator's ``lswt.colpa`` does a batched Cholesky, a Hermitian eigendecomposition and a
+triangular solve per wavevector (torch, complex128). This prints wavevectors per second of the
+eigendecomposition step alone and of the whole colpa, for torch (complex128, complex64) and
+numpy's LAPACK (complex128, complex64), on the Goodenough best fit's h(k) at ``--n`` random
+wavevectors, and the largest mode-energy error of each against torch complex128 (meV): complex64
+is usable only where that error is far below the tests' tolerances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from exp2simgan_core.physics.lswt import GOLDSTONE_SHIFT_MEV, colpa, hamiltonian, quadratic_form
+from exp2simgan_core.physics.models import MODELS
+
+
+def best_of(repeats: int, func) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def dynamical_matrices(h: np.ndarray, dtype) -> np.ndarray:
+    """K g K^dagger of each h = K^dagger K (Colpa's Hermitian matrix), with numpy."""
+    n = h.shape[-1] // 2
+    lower = np.linalg.cholesky(h + GOLDSTONE_SHIFT_MEV * np.eye(2 * n)).astype(dtype)
+    g = np.concatenate([np.ones(n), -np.ones(n)]).astype(dtype)
+    k = lower.conj().swapaxes(-1, -2)
+    m = k @ (g[:, None] * lower)
+    return 0.5 * (m + m.conj().swapaxes(-1, -2))
+
+
+def numpy_colpa(h: np.ndarray, dtype) -> np.ndarray:
+    """Mode energies (nq, n), descending, of Colpa's method in numpy (no T: energies only)."""
+    n = h.shape[-1] // 2
+    lam = np.linalg.eigvalsh(dynamical_matrices(h, dtype))
+    return lam[:, ::-1][:, :n].astype(np.float64)
+
+
+def torch_colpa_energies(h: np.ndarray, dtype) -> np.ndarray:
+    n = h.shape[-1] // 2
+    m = torch.from_numpy(dynamical_matrices(h, np.complex128)).to(dtype)
+    lam = torch.linalg.eigvalsh(m)
+    return lam.flip(-1)[:, :n].double().numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    spec = MODELS["goodenough"]
+    form = quadratic_form(spec.build(np.array(spec.best_fit)))
+    rng = np.random.default_rng(0)
+    k = rng.uniform(-1.2, 1.2, size=(args.n, 3)) * [1.16, 1.15, 0.0]
+    h = hamiltonian(form, k)
+    print(f"{args.n} wavevectors, h(k) {h.shape[1]} x {h.shape[2]}, torch threads {args.threads}")
+    reference = colpa(h, "cpu")[0]
+    t_full = best_of(args.repeats, lambda: colpa(h, "cpu"))
+    print(f"lswt.colpa (torch complex128, Cholesky + eigh + T): {args.n / t_full:9,.0f} /s")
+    matrices = dynamical_matrices(h, np.complex128)
+    rows = []
+    for name, dtype in (("complex128", torch.complex128), ("complex64", torch.complex64)):
+        m = torch.from_numpy(matrices).to(dtype)
+        t = best_of(args.repeats, lambda m=m: torch.linalg.eigh(m))
+        err = np.abs(torch_colpa_energies(h, dtype) - reference).max()
+        rows.append((f"torch.linalg.eigh {name}", t, err))
+    for name, dtype in (("complex128", np.complex128), ("complex64", np.complex64)):
+        m = matrices.astype(dtype)
+        t = best_of(args.repeats, lambda m=m: np.linalg.eigh(m))
+        err = np.abs(numpy_colpa(h, dtype) - reference).max()
+        rows.append((f"numpy.linalg.eigh {name}", t, err))
+    base = rows[0][1]
+    for name, t, err in rows:
+        print(f"{name:30} {args.n / t:9,.0f} /s  {base / t:5.2f}x torch complex128  "
+              f"max |omega error| {err:.1e} meV")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
