@@ -34,7 +34,8 @@ from exp2simgan_core.gan.translate import translation_quality
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.physics.spectra import UNCONVOLVED, SpectrumCalculator
-from exp2simgan_core.simulate import MODEL_CLASSES, SimulationSettings, draw_spectra, stream_rng
+from exp2simgan_core.simulate import SimulationSettings, draw_spectra, stream_rng
+from exp2simgan_core.vocabulary import CLASSES
 
 NO_ENERGY_WIDTH = 1e-3  # x PyChop's sigma: the energy resolution effectively off
 VARIANTS = {  # label -> SpectrumSettings changes; the first is the reference (full)
@@ -68,7 +69,7 @@ def main() -> None:
         start = time.perf_counter()
         spectra = {label: [] for label in VARIANTS}
         truth = []
-        for name in MODEL_CLASSES:
+        for name in CLASSES:
             model = get_model(name)
             settings = dataclasses.replace(base, layout=layout)
             params, unconv, conv, _ = draw_spectra(

@@ -43,16 +43,15 @@ import torch
 import yaml
 
 from exp2simgan_core.config import volume_gan_section
-from exp2simgan_core.gan.checkpoint import OTHER_DIRECTION, load_checkpoint, load_generator
+from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
 from exp2simgan_core.gan.pipeline import (
-    DIRECTIONS,
-    INPUT_DATASETS,
     gan_settings,
     select_from_run,
 )
 from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 LR_SCALING = {"none": lambda b: 1.0, "sqrt": math.sqrt, "linear": float}
 # --gan: (checkpoint folder, data folder, the config's GAN section)
@@ -140,11 +139,11 @@ def retrain_and_score(
     quality = {}
     for name in pairs:
         spectra = read_h5(data / f"{name}.h5").datasets
-        for direction in DIRECTIONS:
-            before = spectra[INPUT_DATASETS[direction]]
+        for direction, named in DIRECTIONS.items():
+            before = spectra[named.source]
             loaded = load_generator(selected, direction)
             pred = translate_spectra(loaded, before, device=device)
-            target = spectra[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
+            target = spectra[named.target]
             quality[name, direction] = translation_quality(pred, target, before)
     return seconds, quality
 

@@ -25,7 +25,7 @@ from exp2simgan_core.duq import load_duq
 from exp2simgan_core.evaluation import accuracy_rows, paired_text
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.translate import translate_spectra
-from exp2simgan_core.simulate import MODEL_CLASSES
+from exp2simgan_core.vocabulary import CLASSES
 
 CLASSIFIERS = ("unconvolved", "convolved")
 
@@ -39,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = settings_for(args.n_pix)
-    data = [simulated(m, args.per_class, settings, args.cache) for m in MODEL_CLASSES]
-    labels = np.concatenate([np.full(args.per_class, i) for i in range(len(MODEL_CLASSES))])
+    data = [simulated(m, args.per_class, settings, args.cache) for m in CLASSES]
+    labels = np.concatenate([np.full(args.per_class, i) for i in range(len(CLASSES))])
     sets = {d: np.concatenate([x[d] for x in data]) for d in ("unconvolved", "convolved")}
     checkpoint = args.run / "gan2d" / "selected.pt"
     for direction, source, name in (

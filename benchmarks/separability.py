@@ -29,7 +29,8 @@ from exp2simgan_core.dataset import normalised
 from exp2simgan_core.duq import DuqSettings, accuracy_with_ci, classify, train_duq
 from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.physics.spectra import UNCONVOLVED, SpectrumCalculator
-from exp2simgan_core.simulate import MODEL_CLASSES, SimulationSettings, draw_spectra
+from exp2simgan_core.simulate import SimulationSettings, draw_spectra
+from exp2simgan_core.vocabulary import CLASSES
 
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo.yaml"
 SEEDS = {"dimer": 100, "goodenough": 101}  # one random stream per class, as the notes quote
@@ -128,13 +129,13 @@ def main() -> None:
     if max(args.sizes + args.duq_sizes) + args.test > args.per_class:
         parser.error("the largest training size plus --test exceeds --per-class")
     settings = settings_for(args.n_pix)
-    data = {m: simulated(m, args.per_class, settings, args.cache) for m in MODEL_CLASSES}
-    labels = np.concatenate([np.full(args.per_class, c) for c in range(len(MODEL_CLASSES))])
-    convolved = np.concatenate([data[m]["convolved"] for m in MODEL_CLASSES])
-    truths = {"bin_integrated": np.concatenate([data[m]["unconvolved"] for m in MODEL_CLASSES])}
+    data = {m: simulated(m, args.per_class, settings, args.cache) for m in CLASSES}
+    labels = np.concatenate([np.full(args.per_class, c) for c in range(len(CLASSES))])
+    convolved = np.concatenate([data[m]["convolved"] for m in CLASSES])
+    truths = {"bin_integrated": np.concatenate([data[m]["unconvolved"] for m in CLASSES])}
     if "bin_centre" in args.truths:
         truths["bin_centre"] = np.concatenate(
-            [bin_centre(m, data[m]["params"], settings) for m in MODEL_CLASSES]
+            [bin_centre(m, data[m]["params"], settings) for m in CLASSES]
         )
     first = np.arange(args.per_class)
     test_rows = np.concatenate([c * args.per_class + first[-args.test :] for c in (0, 1)])

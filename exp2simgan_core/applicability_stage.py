@@ -38,13 +38,15 @@ from exp2simgan_core.applicability import (
     zone_of,
 )
 from exp2simgan_core.gan.checkpoint import load_generator
-from exp2simgan_core.gan.pipeline import INPUT_DATASETS, spectra_for
+from exp2simgan_core.gan.pipeline import spectra_for
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_text
+from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
+from exp2simgan_core.vocabulary import direction as get_direction
 
 SUMMARY_COLUMNS = ("direction", "set", "n_spectra", "measure", "mean", "std", "zone")
 ALONE_COLUMNS = ("direction", "set", "spectrum", "measure", "distance", "zone")
 SINKHORN = "sinkhorn"  # the measure of sets of two or more: mean over the repeats
-HELD_OUT = {"exp2sim": "test_convolved", "sim2exp": "test_unconvolved"}  # in-domain, unseen
+HELD_OUT = {name: f"test_{d.source}" for name, d in DIRECTIONS.items()}  # in-domain, unseen
 FAR_SETS = ("digits", "photos")  # out of domain by construction
 
 
@@ -239,7 +241,7 @@ def user_verdict(
     far_paths: Sequence[str | Path],
     spectra: np.ndarray,
     settings: ApplicabilitySettings,
-    direction: str = "exp2sim",
+    direction: str = EXP2SIM,
     device: str = "cpu",
 ) -> dict:
     """The verdict on a user's (n, *S) spectra: zone, distance and the thresholds.
@@ -255,7 +257,7 @@ def user_verdict(
     loaded = load_generator(Path(checkpoint), direction)
     train = spectrum_features(loaded, spectra_for(train_path, direction), device)
     user = spectrum_features(loaded, spectra, device)
-    domain = INPUT_DATASETS[direction]
+    domain = get_direction(direction).source
     held_out_data = read_h5(held_out_path, required=(domain,)).datasets[domain]
     held_out = spectrum_features(loaded, held_out_data, device)
     far = {

@@ -36,9 +36,9 @@ from .physics.spectra import (
 )
 from .simulate import SimulationSettings, draw_spectra
 from .version import code_version
+from .vocabulary import DIRECTIONS, EXP2SIM
 
 KINDS = ("unconvolved", "convolved")
-DIRECTIONS = ("exp2sim", "sim2exp")
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -125,7 +125,7 @@ def _simulate(args: argparse.Namespace) -> None:
 def _add_translate(sub) -> None:
     p = sub.add_parser("translate", help="translate spectra with a trained Exp2SimGAN generator")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (.pt) of a GAN run")
-    p.add_argument("--direction", required=True, choices=DIRECTIONS)
+    p.add_argument("--direction", required=True, choices=tuple(DIRECTIONS))
     p.add_argument(
         "--in",
         dest="inp",
@@ -274,7 +274,7 @@ def _add_applicability(sub) -> None:
         "--far", required=True, nargs="+", help="far-away sets (calibrate the zones): digits.h5 ..."
     )
     p.add_argument("--in", dest="inp", required=True, help="project HDF5 ('spectra') or .npy")
-    p.add_argument("--direction", choices=DIRECTIONS, default="exp2sim")
+    p.add_argument("--direction", choices=tuple(DIRECTIONS), default=EXP2SIM)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.set_defaults(func=_applicability)

@@ -19,8 +19,6 @@ from typing import Any
 import jsonschema
 import yaml
 
-from exp2simgan_core.gan.pipeline import gan_settings
-from exp2simgan_core.gan.select import load_inception
 from exp2simgan_core.io import DataFileError, read_user_spectrum
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.simulate import SimulationSettings
@@ -188,6 +186,11 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
     (a user spectrum in the paper's 240 x 400 layout is rebinned into it). Each user spectrum is
     loaded and checked here, so that a bad file stops the run before hours of simulation.
     """
+    # the GAN's settings and Inception need torch: imported here, after the schema has passed,
+    # so that building the DAG and reporting a misspelled key do not wait for torch
+    from exp2simgan_core.gan.pipeline import gan_settings
+    from exp2simgan_core.gan.select import load_inception
+
     messages = []
     size = config["patches"]["size"]
     spectrum_shape = layout.shape

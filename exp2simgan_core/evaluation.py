@@ -44,8 +44,8 @@ from exp2simgan_core.duq import (
 from exp2simgan_core.io import check_writable, read_h5, write_csv, write_h5, write_text
 from exp2simgan_core.ood import digits_images, photo_images
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.vocabulary import CLASSES, DOMAINS
 
-DOMAINS = ("unconvolved", "convolved")  # what a classifier is trained on
 OOD_SETS = {"digits": digits_images, "photos": photo_images}
 _OOD_STREAM = 3  # stage_rng stream of the far-away sets (dataset.py uses 1 and 2)
 BASELINES = {"richardson_lucy": richardson_lucy_spectra, "wiener": wiener_spectra}
@@ -82,7 +82,7 @@ VERDICT_COLUMNS = (
     "k_dimer_mean", "k_goodenough_mean",
 )  # fmt: skip
 CALIBRATION_COLUMNS = ("trained_on", "set", "n_spectra", "k_max_mean", "k_max_p10", "k_max_p90")
-CLASS_ORDER = ("dimer", "goodenough")  # kernel columns k_<class>
+CLASS_ORDER = CLASSES  # kernel columns k_<class>
 
 
 def write_ood_set(

@@ -18,6 +18,7 @@ from exp2simgan_core import plotting
 from exp2simgan_core.applicability import Zones, read_distances
 from exp2simgan_core.io import check_writable, read_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 Path_ = str | Path
 ENERGY_CUTS = 3  # cuts per class of the 2D spectra in the energy-cut figure
@@ -329,14 +330,13 @@ def make_fig6(
     """Fig. 6: the first test volume, Exp2Sim (convolved -> unconvolved) and Sim2Exp, each as
     input | GAN output | truth. ``translated``: direction -> translation of the test volumes."""
     pair = read_h5(test, required=("convolved", "unconvolved")).datasets
-    roles = {"exp2sim": ("convolved", "unconvolved"), "sim2exp": ("unconvolved", "convolved")}
     examples = {
         direction: {
-            "input": pair[source][0],
+            "input": pair[named.source][0],
             "output": read_h5(translated[direction], required=("spectra",)).datasets["spectra"][0],
-            "target": pair[target][0],
+            "target": pair[named.target][0],
         }
-        for direction, (source, target) in roles.items()
+        for direction, named in DIRECTIONS.items()
     }
     _save(plotting.fig6(examples, layout3d, text), pdf, png)
 

@@ -28,11 +28,12 @@ from matplotlib.image import AxesImage
 from matplotlib.transforms import blended_transform_factory
 
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 CMAP = colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN: transparent
 INTENSITY_LABEL = "intensity (arb. units)"
 VMAX_PERCENTILE = 99.5
-KERNEL_LABELS = ("Dimer", "Goodenough")  # DUQ class order (simulate.MODEL_CLASSES)
+KERNEL_LABELS = ("Dimer", "Goodenough")  # DUQ class order (vocabulary.CLASSES)
 ZONE_STYLE = (
     ("trustworthy", "tab:green"),
     ("expert opinion", "tab:orange"),
@@ -475,13 +476,12 @@ def fig6(
     """Fig. 6: the 3D GAN; ``examples['exp2sim']`` and ``examples['sim2exp']`` each hold volumes
     ``input``, ``output`` (GAN) and ``target`` (truth) of ``layout3d.shape``, NaN-masked.
     Output and truth share a colour scale."""
-    _require(examples, ("exp2sim", "sim2exp"), "examples")
+    _require(examples, tuple(DIRECTIONS), "examples")
     fig = _figure(13.0, 2 * 3 * 2.6 + 0.8, caption)
-    titles = {"exp2sim": "Exp2Sim (deconvolution)", "sim2exp": "Sim2Exp (convolution)"}
-    for sub, direction in zip(fig.subfigures(2, 1), ("exp2sim", "sim2exp"), strict=True):
-        volumes = examples[direction]
-        _require(volumes, ("input", "output", "target"), f"examples[{direction!r}]")
-        sub.suptitle(titles[direction], fontsize=11)
+    for sub, named in zip(fig.subfigures(2, 1), DIRECTIONS.values(), strict=True):
+        volumes = examples[named.name]
+        _require(volumes, ("input", "output", "target"), f"examples[{named.name!r}]")
+        sub.suptitle(named.title, fontsize=11)
         axes = sub.subplots(3, 4)
         ims = draw_spectrum_3d(axes[0], volumes["input"], layout3d, row_label="input")
         sub.colorbar(ims[-1], ax=list(axes[0]), label=INTENSITY_LABEL, shrink=0.8)

@@ -23,14 +23,14 @@ from .physics.experiment import ExperimentSettings, make_experiment_like
 from .physics.instrument import uncovered_mask, uncovered_volume
 from .physics.layout import Layout2D, Layout3D
 from .physics.lswt import UnstableStructureError
-from .physics.models import NEGATIVE_CONTROL_MODELS, TRAINING_MODELS, get_model
+from .physics.models import NEGATIVE_CONTROL_MODELS, get_model
 from .physics.spectra import SpectrumCalculator, SpectrumSettings
+from .vocabulary import CLASSES
 
 log = logging.getLogger(__name__)
 
-MODEL_CLASSES = TRAINING_MODELS  # class index 0 = dimer, 1 = goodenough
 REFERENCE_KINDS = ("experiment", "negative_control", "rb2mnf4")
-_STREAMS = {name: i for i, name in enumerate(MODEL_CLASSES + REFERENCE_KINDS)}
+_STREAMS = {name: i for i, name in enumerate(CLASSES + REFERENCE_KINDS)}
 MAX_DRAWS_PER_SPECTRUM = 50  # give up when almost every draw of the ranges is unstable
 
 
@@ -131,8 +131,8 @@ def simulate_shard(
     Datasets: 'unconvolved', 'convolved' (n, *layout.shape) float32, NaN where uncovered;
     'params' (n, 6) float64 in meV, in the order of the attribute 'param_names'.
     """
-    if model not in MODEL_CLASSES:
-        raise ValueError(f"unknown training model {model!r}; choose one of {MODEL_CLASSES}")
+    if model not in CLASSES:
+        raise ValueError(f"unknown training model {model!r}; choose one of {CLASSES}")
     if n_spectra < 1:
         raise ValueError(f"n_spectra must be >= 1, got {n_spectra}")
     check_writable(out_path)

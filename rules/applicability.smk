@@ -28,7 +28,7 @@ rule applicability:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(3 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(3 * len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "gan", "applicability"),
         sources=APPLICABILITY_SOURCES,

@@ -15,7 +15,7 @@ rule ood_set:
         "../envs/exp2simgan.yaml"
     threads: 1
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "simulation.spectrum", "simulation.n_digits", "simulation.n_photos"),
         n=lambda w: OOD_SIZES[w.ood],
@@ -38,7 +38,7 @@ rule train_duq:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "duq"),
         duq=config["duq"],
@@ -60,7 +60,7 @@ rule deconvolve_baseline:
         "../envs/exp2simgan.yaml"
     threads: 1
     resources:
-        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(2 * len(CLASSES) * CLASS_MB),
     params:
         **recorded("simulation.spectrum", "baselines"),
         baselines=config["baselines"],
@@ -88,7 +88,7 @@ rule accuracy:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(4 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(4 * len(CLASSES) * CLASS_MB),
     params:
         domains=DUQ_DOMAINS,
         evaluated=["gan_deconvolved", "gan_convolved", *BASELINE_METHODS],
@@ -140,7 +140,7 @@ rule duq_kernels:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(2 * len(CLASSES) * CLASS_MB),
     params:
         domains=DUQ_DOMAINS,
         kernel_sets=list(KERNEL_SOURCES),

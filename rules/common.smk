@@ -3,7 +3,7 @@
 from exp2simgan_core.config import VOLUME_GAN_KEYS, volume_gan_section, volume_spectrum_config
 from exp2simgan_core.dataset import shard_sizes
 from exp2simgan_core.provenance import config_value
-from exp2simgan_core.simulate import MODEL_CLASSES
+from exp2simgan_core.vocabulary import CLASSES, DIRECTIONS
 
 REFERENCE_SIZES = {
     "experiment": config["simulation"]["n_experiment"],
@@ -52,7 +52,6 @@ VOLUME_GAN = tuple(f"volume.{k}" for k in VOLUME_GAN_KEYS)
 
 TRAIN = f"{DATA}/train.h5"
 TEST = f"{DATA}/test.h5"
-DIRECTIONS = ("exp2sim", "sim2exp")
 # Every data set the generators translate, by name: the held-out test pairs, the reference sets
 # and the user's spectra (prefixed user_).
 TRANSLATION_SOURCES = {
@@ -83,7 +82,7 @@ KERNEL_SOURCES = {
 
 
 wildcard_constraints:
-    model="|".join(MODEL_CLASSES),
+    model="|".join(CLASSES),
     kind="|".join(REFERENCE_SIZES),
     ood="|".join(OOD_SIZES),
     domain="|".join(DUQ_DOMAINS),

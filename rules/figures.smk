@@ -143,7 +143,7 @@ rule training:
 
 rule data_overview:
     input:
-        expand(f"{DATA}/simulated_{{model}}.h5", model=MODEL_CLASSES),
+        expand(f"{DATA}/simulated_{{model}}.h5", model=CLASSES),
     output:
         **figure_outputs("data_overview", "Data"),
     log:
@@ -151,7 +151,7 @@ rule data_overview:
     conda:
         "../envs/exp2simgan.yaml"
     params:
-        models=MODEL_CLASSES,
+        models=CLASSES,
     script:
         "../workflow_scripts/figures.py"
 

@@ -48,7 +48,7 @@ rule select_gan:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "gan", "model_selection"),
         run_dir=GAN_RUN,
@@ -79,7 +79,7 @@ rule back_translate_gan:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(2 * len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "gan", "back_translation"),
         settings=config["back_translation"],

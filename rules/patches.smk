@@ -15,7 +15,7 @@ rule extract_patches:
     threads: 1
     resources:
         mem_mb=data_mem_mb(
-            len(MODEL_CLASSES) * CLASS_MB + PATCH_MB * config["patches"]["n_patches"],
+            len(CLASSES) * CLASS_MB + PATCH_MB * config["patches"]["n_patches"],
         ),
     params:
         **recorded("seed", "patches"),

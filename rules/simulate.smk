@@ -42,7 +42,7 @@ rule merge_shards:
 
 rule split_train_test:
     input:
-        expand(f"{DATA}/simulated_{{model}}.h5", model=MODEL_CLASSES),
+        expand(f"{DATA}/simulated_{{model}}.h5", model=CLASSES),
     output:
         train=TRAIN,
         test=TEST,
@@ -54,7 +54,7 @@ rule split_train_test:
         "../envs/exp2simgan.yaml"
     threads: 1
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("seed", "split"),
         test_fraction=config["split"]["test_fraction"],

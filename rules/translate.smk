@@ -15,7 +15,7 @@ rule translate:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("gan"),
         direction=lambda w: w.direction,
@@ -37,7 +37,7 @@ rule translate_test_selected:
         "../envs/exp2simgan.yaml"
     threads: 1
     resources:
-        mem_mb=data_mem_mb(len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(len(CLASSES) * CLASS_MB),
     params:
         **recorded("gan"),
         direction="exp2sim",
@@ -65,7 +65,7 @@ rule translation_quality:
         "../envs/exp2simgan.yaml"
     threads: 1
     resources:
-        mem_mb=data_mem_mb(2 * len(MODEL_CLASSES) * CLASS_MB),
+        mem_mb=data_mem_mb(2 * len(CLASSES) * CLASS_MB),
     params:
         methods=BASELINE_METHODS,
         back_translation=BACK_TRANSLATION,

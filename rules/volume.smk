@@ -37,7 +37,7 @@ use rule merge_shards as merge_volumes with:
 
 use rule split_train_test as split_volumes with:
     input:
-        expand(f"{VOLUME_DATA}/simulated_{{model}}.h5", model=MODEL_CLASSES),
+        expand(f"{VOLUME_DATA}/simulated_{{model}}.h5", model=CLASSES),
     output:
         train=VOLUME_TRAIN,
         test=VOLUME_TEST,

@@ -16,6 +16,7 @@ from exp2simgan_core.applicability_stage import (
 )
 from exp2simgan_core.gan.train import GanSettings, train
 from exp2simgan_core.io import DataFileError, write_h5
+from exp2simgan_core.vocabulary import DIRECTIONS as VOCABULARY_DIRECTIONS
 
 TINY_GAN = GanSettings(
     ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
@@ -23,7 +24,7 @@ TINY_GAN = GanSettings(
 )  # fmt: skip
 SETTINGS = ApplicabilitySettings(n_repeats=20, n_points=4, seed=1, k_nearest=3)
 SHAPE = (28, 32)
-DIRECTIONS = ("exp2sim", "sim2exp")
+DIRECTIONS = tuple(VOCABULARY_DIRECTIONS)
 SET_NAMES = ("train", "test_convolved", "test_unconvolved", "digits", "photos", "user_one")
 
 

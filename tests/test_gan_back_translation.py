@@ -15,11 +15,12 @@ from exp2simgan_core.gan.back_translation import (
     pseudo_pairs,
     train_back_translation,
 )
-from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_generator
+from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings
 from exp2simgan_core.gan.train import GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import write_h5
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 TINY = GanSettings(
     ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
@@ -102,9 +103,9 @@ def test_checkpoint_replaces_only_the_exp2sim_generator(run):
     assert after["back_translation"]["iterations"] == 2 * LOG_EVERY
     assert after["scaling"] == before["scaling"]
     assert after["architecture"] == before["architecture"]
-    for name, tensor in before["networks"][DIRECTIONS["sim2exp"]].items():
-        torch.testing.assert_close(after["networks"][DIRECTIONS["sim2exp"]][name], tensor)
-    key = DIRECTIONS["exp2sim"]
+    for name, tensor in before["networks"][DIRECTIONS["sim2exp"].generator].items():
+        torch.testing.assert_close(after["networks"][DIRECTIONS["sim2exp"].generator][name], tensor)
+    key = DIRECTIONS["exp2sim"].generator
     assert any(
         not torch.equal(after["networks"][key][name], tensor)
         for name, tensor in before["networks"][key].items()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE
-from exp2simgan_core.gan.checkpoint import DIRECTIONS, load_checkpoint, load_generator
+from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.pipeline import (
     QUALITY_COLUMNS,
@@ -22,6 +22,7 @@ from exp2simgan_core.gan.pipeline import (
 )
 from exp2simgan_core.gan.train import GanSettings, train
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 TINY = GanSettings(
     ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,
@@ -119,7 +120,7 @@ def test_select_from_run_selects_each_generator_by_its_own_direction(files):
         ]
         assert state["selected_iterations"][direction] == int(winner["iteration"])
         source = torch.load(run / "checkpoints" / winner["checkpoint"], weights_only=True)
-        key = DIRECTIONS[direction]
+        key = DIRECTIONS[direction].generator
         for name, tensor in source["networks"][key].items():
             torch.testing.assert_close(state["networks"][key][name], tensor, rtol=0, atol=0)
         if direction == "exp2sim":

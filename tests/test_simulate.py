@@ -5,11 +5,11 @@ import pytest
 
 from exp2simgan_core.io import read_h5
 from exp2simgan_core.simulate import (
-    MODEL_CLASSES,
     SimulationSettings,
     simulate_reference_set,
     simulate_shard,
 )
+from exp2simgan_core.vocabulary import CLASSES
 
 TINY = {
     "convention": "physical",
@@ -97,4 +97,4 @@ def test_unwritable_destination_fails_before_work(tmp_path, settings):
 
 
 def test_model_classes_order():
-    assert MODEL_CLASSES == ("dimer", "goodenough")
+    assert CLASSES == ("dimer", "goodenough")

@@ -23,8 +23,9 @@ from exp2simgan_core.config import spectrum_settings
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.io import read_h5
 from exp2simgan_core.physics.models import get_model
-from exp2simgan_core.simulate import MODEL_CLASSES, REFERENCE_KINDS
+from exp2simgan_core.simulate import REFERENCE_KINDS
 from exp2simgan_core.version import code_version
+from exp2simgan_core.vocabulary import CLASSES
 
 pytestmark = (
     pytest.mark.slow
@@ -84,13 +85,13 @@ def test_dry_run_of_every_preset_has_every_stage(name, tmp_path):
     sim = load_preset(name)["simulation"]
     n_shards = math.ceil(sim["n_per_model"] / sim["shard_size"])
     assert set(counts) >= STAGES
-    assert counts["simulate_shard"] == len(MODEL_CLASSES) * n_shards
-    assert counts["merge_shards"] == len(MODEL_CLASSES)
+    assert counts["simulate_shard"] == len(CLASSES) * n_shards
+    assert counts["merge_shards"] == len(CLASSES)
     assert counts["simulate_reference"] == len(REFERENCE_KINDS)
     assert counts["split_train_test"] == counts["extract_patches"] == 1
     volume = load_preset(name).get("volume", {"n_per_model": 500, "shard_size": 25})
     n_volume_shards = math.ceil(volume["n_per_model"] / volume["shard_size"])
-    assert counts["simulate_volume_shard"] == len(MODEL_CLASSES) * n_volume_shards
+    assert counts["simulate_volume_shard"] == len(CLASSES) * n_volume_shards
     assert counts["train_gan"] == counts["train_gan3d"] == counts["fig6"] == 1
 
 
@@ -176,7 +177,7 @@ def test_smoke_training_pairs(smoke_run):
         assert d["convolved"].shape == d["unconvolved"].shape == (2 * n_per_class, *shape)
         assert d["params"].shape == (2 * n_per_class, 6) and d["params"].dtype == np.float64
         np.testing.assert_array_equal(np.bincount(d["label"]), [n_per_class, n_per_class])
-        for label, model in enumerate(MODEL_CLASSES):
+        for label, model in enumerate(CLASSES):
             mask = uncovered(settings, model)
             for name in ("convolved", "unconvolved"):
                 x = d[name][d["label"] == label]
@@ -184,7 +185,7 @@ def test_smoke_training_pairs(smoke_run):
                 assert (x[:, ~mask] >= 0).all()
                 assert (x[:, ~mask].max(axis=1) > 0).all()  # every spectrum has intensity
             assert len(f.attrs["per_class"][model]["param_names"]) == 6
-        assert f.attrs["classes"] == list(MODEL_CLASSES)
+        assert f.attrs["classes"] == list(CLASSES)
         assert f.attrs["split"] == split and f.attrs["seed"] == config["seed"]
         assert f.attrs["settings"] == json.loads(json.dumps(settings.to_dict()))
         assert f.attrs["code_version"] == code_version()

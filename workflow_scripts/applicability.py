@@ -4,6 +4,7 @@ from exp2simgan_core.applicability import ApplicabilitySettings
 from exp2simgan_core.applicability_stage import write_applicability
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.util import resolve_device
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 start_job(snakemake, uses_torch=True)
 
@@ -12,7 +13,7 @@ write_applicability(
     snakemake.input.train,
     snakemake.params.sources,
     ApplicabilitySettings(**snakemake.params.settings, seed=snakemake.params.seed),
-    dict(zip(("exp2sim", "sim2exp"), snakemake.output.distances, strict=True)),
+    dict(zip(DIRECTIONS, snakemake.output.distances, strict=True)),
     snakemake.output.table,
     snakemake.output.zones,
     device=resolve_device(snakemake.params.device),

@@ -34,7 +34,6 @@ from tqdm import tqdm
 
 from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
-    DIRECTIONS,
     LoadedGenerator,
     load_checkpoint,
     load_generator,
@@ -43,6 +42,7 @@ from exp2simgan_core.gan.checkpoint import (
 from exp2simgan_core.gan.networks import GENERATORS, ResnetGenerator, pad_to_multiple
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import check_writable, read_h5, write_csv
+from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM, SIM2EXP
 
 LOG_EVERY = 50  # iterations per row of the loss log (mean MSE over them)
 
@@ -73,7 +73,7 @@ def pseudo_pairs(
     inputs = G_sim2exp(x) scaled as convolved spectra, targets = x scaled as unconvolved ones;
     S' is S padded to multiples of 4 (``networks.pad_to_multiple``), as in translation.
     """
-    if sim2exp.direction != "sim2exp":
+    if sim2exp.direction != SIM2EXP:
         raise ValueError(f"pseudo-pairs need the sim2exp generator, got {sim2exp.direction}")
     fake = translate_spectra(sim2exp, unconvolved, device=device)
     scaling = sim2exp.scaling
@@ -143,7 +143,7 @@ def back_translate_checkpoint(
     rows: list[tuple[int, float]] = []
     if settings.iterations > 0:
         unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
-        sim2exp = load_generator(Path(selected), "sim2exp")
+        sim2exp = load_generator(Path(selected), SIM2EXP)
         inputs, targets = pseudo_pairs(sim2exp, unconvolved, device)
         torch.manual_seed(settings.seed)
         generator = GENERATORS[state["architecture"]["generator_name"]](
@@ -155,7 +155,7 @@ def back_translate_checkpoint(
             len(inputs), tuple(inputs.shape[2:]), settings.iterations, rows[0][1], rows[-1][1],
         )  # fmt: skip
         state["networks"] = dict(state["networks"])
-        state["networks"][DIRECTIONS["exp2sim"]] = {
+        state["networks"][DIRECTIONS[EXP2SIM].generator] = {
             k: v.cpu() for k, v in generator.state_dict().items()
         }
     state["back_translation"] = {**asdict(settings), "betas": list(settings.betas)}

@@ -21,11 +21,10 @@ import torch
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
 from exp2simgan_core.provenance import input_problem, output_attrs
+from exp2simgan_core.vocabulary import direction as get_direction
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^iter_(\d{8})\.pt$")
-DIRECTIONS: dict[str, str] = {"exp2sim": "g_exp2sim", "sim2exp": "g_sim2exp"}
-OTHER_DIRECTION = {"exp2sim": "sim2exp", "sim2exp": "exp2sim"}
 
 
 @dataclass(frozen=True)
@@ -153,8 +152,7 @@ def load_generator(
     ``dims`` and ``expected`` state what the caller needs; a checkpoint of another dimension or
     generator architecture raises ValueError naming each mismatch, as does an unknown direction.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    named = get_direction(direction)
     state = load_checkpoint(Path(path))
     record = state["architecture"]
     if record.get("generator_name") not in GENERATORS:
@@ -174,15 +172,12 @@ def load_generator(
             "by an older version; retrain it"
         )
     generator = GENERATORS[record["generator_name"]](settings)
-    generator.load_state_dict(state["networks"][DIRECTIONS[direction]])
+    generator.load_state_dict(state["networks"][named.generator])
     generator.eval()
-    domains = (
-        ("convolved", "unconvolved") if direction == "exp2sim" else ("unconvolved", "convolved")
-    )
     return LoadedGenerator(
         generator=generator,
         direction=direction,
-        input_domain=domains[0],
-        output_domain=domains[1],
+        input_domain=named.source,
+        output_domain=named.target,
         scaling=DataScaling(**state["scaling"]),
     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from exp2simgan_core.vocabulary import direction as get_direction
+
 REAL_FAKE_CHANNEL = 0
 AUX_CHANNEL = 1
 NCE_TEMPERATURE = 0.07  # the paper's T
@@ -182,12 +184,11 @@ class LowPassFidelity:
     def __call__(self, output: torch.Tensor, source: torch.Tensor, direction: str) -> torch.Tensor:
         """``output`` = generator(``source``), both (B, 1, *S) in [-1, 1]; ``direction`` is
         "exp2sim" (source convolved) or "sim2exp". Computed in float32 even under autocast."""
-        if direction not in ("exp2sim", "sim2exp"):
-            raise ValueError(f"direction must be 'exp2sim' or 'sim2exp', got {direction!r}")
+        reads = get_direction(direction).source  # ValueError for another name
         dtype = torch.promote_types(output.dtype, torch.float32)
         with torch.autocast(output.device.type, enabled=False):
             out = gaussian_lowpass(output.to(dtype), self.sigma) + 1.0
             src = gaussian_lowpass(source.to(dtype), self.sigma) + 1.0
             ratio = self.convolved_per_unconvolved
-            src = src * ratio if direction == "exp2sim" else src / ratio
+            src = src * ratio if reads == "convolved" else src / ratio
             return (out - src).abs().mean()

@@ -21,13 +21,7 @@ from typing import Any
 import numpy as np
 
 from exp2simgan_core.dataset import INTENSITY_RULE
-from exp2simgan_core.gan.checkpoint import (
-    DIRECTIONS,
-    OTHER_DIRECTION,
-    load_checkpoint,
-    load_generator,
-    save_atomically,
-)
+from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator, save_atomically
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
 from exp2simgan_core.gan.select import load_inception, select_checkpoint
@@ -35,11 +29,12 @@ from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
 from exp2simgan_core.util import resolve_device
+from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
+from exp2simgan_core.vocabulary import direction as get_direction
 
 PATCH_DATASETS = ("convolved", "unconvolved")
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
-INPUT_DATASETS = {"exp2sim": "convolved", "sim2exp": "unconvolved"}  # used if 'spectra' is absent
-SELECTION_DIRECTION = "exp2sim"  # its best checkpoint is the base of selected.pt
+SELECTION_DIRECTION = EXP2SIM  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
 SELECTION_COLUMNS = (
     "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
@@ -134,14 +129,13 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 def spectra_for(path: str | Path, direction: str) -> np.ndarray:
     """(n, *S) float32 spectra a ``direction`` reads from a project file (see module docstring)."""
-    if direction not in INPUT_DATASETS:
-        raise ValueError(f"direction must be one of {sorted(INPUT_DATASETS)}, got {direction!r}")
+    source = get_direction(direction).source
     datasets = read_h5(path).datasets
-    for name in ("spectra", INPUT_DATASETS[direction]):
+    for name in ("spectra", source):
         if name in datasets:
             return datasets[name]
     raise DataFileError(
-        f"{path}: needs a dataset 'spectra' or '{INPUT_DATASETS[direction]}' for {direction} "
+        f"{path}: needs a dataset 'spectra' or '{source}' for {direction} "
         f"(it has: {', '.join(sorted(datasets)) or 'none'})"
     )
 
@@ -185,8 +179,8 @@ def select_from_run(
     dev = resolve_device(device)
     inception = None if inception_weights is None else load_inception(inception_weights, dev)
     rows, best = [], {}
-    for direction in DIRECTIONS:
-        source, target = INPUT_DATASETS[direction], INPUT_DATASETS[OTHER_DIRECTION[direction]]
+    for direction, named in DIRECTIONS.items():
+        source, target = named.source, named.target
         path, scored = select_checkpoint(
             Path(run_dir),
             direction,
@@ -209,8 +203,8 @@ def _write_selected(best: Mapping[str, Path], out: Path) -> None:
     states = {direction: load_checkpoint(path) for direction, path in best.items()}
     state = {k: v for k, v in states[SELECTION_DIRECTION].items() if k not in TRAINING_STATE}
     state["networks"] = dict(state["networks"])
-    for direction, generator in DIRECTIONS.items():
-        state["networks"][generator] = states[direction]["networks"][generator]
+    for direction, named in DIRECTIONS.items():
+        state["networks"][named.generator] = states[direction]["networks"][named.generator]
     state["selected_iterations"] = {d: int(s["iteration"]) for d, s in states.items()}
     save_atomically(state, out)
 
@@ -262,8 +256,8 @@ def write_translation_quality(
     rows = []
     for method, direction, path in translated:
         pred = read_h5(path, required=("spectra",)).datasets["spectra"]
-        before = test.datasets[INPUT_DATASETS[direction]]
-        target = test.datasets[INPUT_DATASETS[OTHER_DIRECTION[direction]]]
+        named = get_direction(direction)
+        before, target = test.datasets[named.source], test.datasets[named.target]
         if pred.shape != target.shape:
             raise DataFileError(
                 f"{path}: shape {pred.shape} differs from the test set's {target.shape}"

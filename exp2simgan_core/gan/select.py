@@ -39,13 +39,12 @@ from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_PATTERN,
-    DIRECTIONS,
-    OTHER_DIRECTION,
     LoadedGenerator,
     load_generator,
 )
 from exp2simgan_core.gan.networks import ResnetGenerator
 from exp2simgan_core.gan.translate import translate_spectra
+from exp2simgan_core.vocabulary import direction as get_direction
 
 FEATURE_LAYER = 16  # last encoder layer of the paper's generator (5th residual block)
 COVARIANCE_RIDGE = 1e-6  # added to the covariance diagonals, times their mean variance
@@ -205,13 +204,12 @@ def select_checkpoint(
     per checkpoint in iteration order: {checkpoint (file name), iteration, features
     ('encoder' or 'inception'), frechet_distance}.
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}")
+    reverse = get_direction(direction).reverse.name
     for name, data in (("inputs", inputs), ("targets", targets)):
         if len(data) < 2:
             raise ValueError(f"{name} holds {len(data)} spectra; selection needs at least 2")
     paths = checkpoint_files(checkpoint_dir)
-    extractor = load_generator(paths[-1], OTHER_DIRECTION[direction])
+    extractor = load_generator(paths[-1], reverse)
     extractor.generator.to(device)
     kind, features = _feature_function(extractor, inception)
     real = features(targets)

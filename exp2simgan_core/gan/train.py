@@ -54,6 +54,7 @@ from exp2simgan_core.gan.networks import (
 from exp2simgan_core.io import write_h5
 from exp2simgan_core.provenance import input_problem
 from exp2simgan_core.version import code_version
+from exp2simgan_core.vocabulary import DIRECTIONS
 
 LOSS_LOG = "losses.csv"
 PRECISIONS = ("fp32", "bf16")
@@ -241,13 +242,13 @@ def write_samples(
     device = next(model.parameters()).device
     out = dict(samples)
     with torch.no_grad():
-        for source, target, generator in (
-            ("convolved", "unconvolved", model.g_exp2sim),
-            ("unconvolved", "convolved", model.g_sim2exp),
-        ):
-            x = scaling.scale(torch.from_numpy(samples[source][:, None]).to(device), source)
-            y = scaling.unscale(generator(x), target).clamp(min=0.0)
-            out["exp2sim" if source == "convolved" else "sim2exp"] = y[:, 0].float().cpu().numpy()
+        for name, named in DIRECTIONS.items():
+            generator = getattr(model, named.generator)
+            x = scaling.scale(
+                torch.from_numpy(samples[named.source][:, None]).to(device), named.source
+            )
+            y = scaling.unscale(generator(x), named.target).clamp(min=0.0)
+            out[name] = y[:, 0].float().cpu().numpy()
     path = Path(out_dir) / SAMPLE_DIR / f"iter_{iteration:08d}.h5"
     write_h5(path, out, {"iteration": iteration})
 

@@ -227,7 +227,6 @@ MODELS: dict[str, ModelSpec] = {
         _chain_builder(3.9, 2.0, "Mn3+"), (3.9, 3.9), False,
     ),
 }  # fmt: skip
-TRAINING_MODELS = ("dimer", "goodenough")  # class 0, class 1
 NEGATIVE_CONTROL_MODELS = ("fm_chain", "square_afm")
 
 
