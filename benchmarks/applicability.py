@@ -25,13 +25,13 @@ import numpy as np
 import ot
 
 from exp2simgan_core.applicability import (
-    SOLVER_THREADS,
     ApplicabilitySettings,
     distance_table,
     draw_indices,
     regularisation,
     set_rng,
 )
+from exp2simgan_core.sinkhorn import SOLVER_THREADS
 
 LATENT_DIM = 8
 NOISE = 0.3  # feature noise, in units of the ReLU features' scale

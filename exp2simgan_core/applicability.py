@@ -25,20 +25,13 @@ passes. A single spectrum is therefore rated by ``nearest_distances``: its mean 
 to its ``k_nearest`` nearest training features, which is also the cheapest transport of its unit
 mass onto any ``k_nearest`` training points of mass 1 / ``k_nearest`` each (nearest-neighbour
 out-of-distribution detection on deep features, Sun et al., ICML 2022).
-
-Solver. All repeats of one set are solved together by POT's batched solver (``ot.batch`` of the
-pinned POT 0.9.7) on CPU torch tensors, with one torch intra-op thread (``SOLVER_THREADS``;
-torch's setting is restored afterwards): the solve is thousands of small tensor operations, for
-which threads cost more than they gain. On 2 cores shared with other jobs, two threads made the
-9-set problem of ``benchmarks/applicability.py`` take 113 s instead of 1.6 s.
+The repeats are solved together by ``exp2simgan_core.sinkhorn.transport_costs``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,18 +39,15 @@ import numpy as np
 import ot
 import torch
 import torch.nn.functional as F
-from ot.batch import loss_linear_batch, solve_batch
 
 from exp2simgan_core.dataset import intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
+from exp2simgan_core.sinkhorn import transport_costs
 
 ENCODER_LAYER = 3 + 4 * N_DOWNSAMPLING  # 11: the last Downsample, just before the residual blocks
 FEATURE_GRID = 4  # bins per spatial axis each feature channel is average-pooled onto
-ROUND_ITER = 50  # Sinkhorn iterations per warm-started round (see _solve_in_rounds)
-MAX_KERNEL_EXPONENT = 200.0  # largest shifted cost / reg solved with exp(-C / reg) (not log)
-SOLVER_THREADS = 1  # torch intra-op threads of the batched solve (see the module docstring)
 ZONES = ("trustworthy", "expert_opinion", "untrustworthy")
 
 
@@ -175,89 +165,6 @@ def draw_indices(
     return train_idx, set_idx
 
 
-def _row_error(plan: torch.Tensor) -> torch.Tensor:
-    """POT's stop criterion per problem: L2 norm of the row sums minus the uniform weights."""
-    return ((plan.sum(dim=2) - 1.0 / plan.shape[1]) ** 2).sum(dim=1) ** 0.5
-
-
-def _shift(costs: torch.Tensor) -> torch.Tensor:
-    """Costs minus row minima, then minus column minima: >= 0, a zero in each row and column.
-
-    Sinkhorn's plans do not change (the scalings absorb row and column offsets).
-    """
-    costs = costs - costs.amin(dim=2, keepdim=True)
-    return costs - costs.amin(dim=1, keepdim=True)
-
-
-def _solve_in_rounds(
-    shifted: torch.Tensor, reg: float, method: str, settings: ApplicabilitySettings
-) -> torch.Tensor:
-    """Plans (B, k, m) from POT's batched solver, run in warm-started rounds.
-
-    POT stops a batch when its slowest problem converges, so a few slow repeats would make all
-    of them iterate as long. Each round runs at most ``ROUND_ITER`` iterations and the next one
-    keeps only the problems still above tol. POT starts from unit scalings, so a round continues
-    the previous one by solving the costs reduced by its log-scalings u, v (C - reg (u_i + v_j),
-    same plans): the iterates are those of one uninterrupted run. Row minima are subtracted again
-    (each iteration recomputes the row scalings first); a column offset would move the start.
-    """
-    plan = torch.empty_like(shifted)
-    todo = torch.arange(len(shifted))
-    done = 0
-    while True:
-        budget = min(ROUND_ITER, settings.max_iter - done)
-        result = solve_batch(
-            shifted, reg, method=method, tol=settings.tol, max_iter=budget, grad="detach"
-        )
-        plan[todo] = result.plan
-        done += budget
-        still_open = _row_error(result.plan) >= settings.tol
-        if done >= settings.max_iter or not bool(still_open.any()):
-            return plan
-        u, v = result.potentials  # scalings (B, k), (B, m); their logs for log_sinkhorn
-        if method == "sinkhorn":
-            u, v = torch.log(u), torch.log(v)
-        reduced = (shifted - reg * (u[:, :, None] + v[:, None, :]))[still_open]
-        shifted = reduced - reduced.amin(dim=2, keepdim=True)  # rows only: f absorbs them
-        todo = todo[still_open]
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _batched_sinkhorn(
-    costs: torch.Tensor, reg: float, settings: ApplicabilitySettings
-) -> torch.Tensor:
-    """<P, C> (B,) of the entropic plans of (B, k, m) costs, uniform weights, solved batched.
-
-    The costs are shifted (``_shift``) first. Problems whose largest shifted cost stays
-    below ``MAX_KERNEL_EXPONENT * reg`` use POT's multiplicative Sinkhorn (kernel exp(-C / reg), no
-    underflow to worry about and about 5x faster); the others its log-domain Sinkhorn.
-    """
-    shifted = _shift(costs)
-    log_domain = shifted.amax(dim=(1, 2)) > MAX_KERNEL_EXPONENT * reg
-    plan = torch.empty_like(costs)
-    for method, chosen in (("sinkhorn", ~log_domain), ("log_sinkhorn", log_domain)):
-        if chosen.any():
-            plan[chosen] = _solve_in_rounds(shifted[chosen], reg, method, settings)
-    row_error = _row_error(plan)
-    if not bool((row_error < settings.tol).all()):
-        warnings.warn(
-            f"Sinkhorn stopped after max_iter={settings.max_iter} with a marginal error of "
-            f"{float(row_error.max()):.1e} > tol={settings.tol:g}; raise max_iter or reg",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return loss_linear_batch(costs, plan)
-
-
 def sinkhorn_distances(
     train_features: np.ndarray,
     set_features: np.ndarray,
@@ -288,8 +195,7 @@ def sinkhorn_distances(
     train_idx, set_idx = draw_indices(len(train), len(target), settings, stream)
     cost = ot.dist(train, target, metric="sqeuclidean")  # (n_train, n_set)
     costs = torch.from_numpy(cost[train_idx[:, :, None], set_idx[:, None, :]])  # (R, k, m)
-    with _torch_threads(SOLVER_THREADS):
-        return _batched_sinkhorn(costs, reg, settings).numpy()
+    return transport_costs(costs, reg, settings.tol, settings.max_iter).numpy()
 
 
 def nearest_distances(

@@ -9,12 +9,10 @@ import pytest
 import torch
 from ot.batch import solve_batch
 
-from exp2simgan_core import applicability
+from exp2simgan_core import sinkhorn
 from exp2simgan_core.applicability import (
     ENCODER_LAYER,
     FEATURE_GRID,
-    MAX_KERNEL_EXPONENT,
-    SOLVER_THREADS,
     ApplicabilitySettings,
     Zones,
     calibrate_zones,
@@ -35,6 +33,7 @@ from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator
 from exp2simgan_core.gan.layers import Downsample, ResnetBlock
 from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
+from exp2simgan_core.sinkhorn import MAX_KERNEL_EXPONENT, SOLVER_THREADS
 
 SMALL = ApplicabilitySettings(n_repeats=30, n_points=8, seed=3)
 
@@ -171,7 +170,7 @@ def test_nearest_distances_refuse_mismatched_or_non_finite_features():
 
 @pytest.mark.parametrize("max_exponent", [MAX_KERNEL_EXPONENT, 0.0], ids=["auto", "log-domain"])
 def test_batched_equals_one_pot_call_per_repeat(monkeypatch, max_exponent):
-    monkeypatch.setattr(applicability, "MAX_KERNEL_EXPONENT", max_exponent)
+    monkeypatch.setattr(sinkhorn, "MAX_KERNEL_EXPONENT", max_exponent)
     train = cloud(200, d=32, seed=4)
     settings = ApplicabilitySettings(n_repeats=25, n_points=10, tol=1e-10, max_iter=10**5)
     for target in (cloud(60, d=32, shift=0.3, seed=5), cloud(4, d=32, shift=1.0, seed=6)):
@@ -187,7 +186,7 @@ def test_widely_spread_sets_take_the_log_domain_solver(monkeypatch):
         calls.append((kwargs["method"], len(args[0])))
         return solve_batch(*args, **kwargs)
 
-    monkeypatch.setattr(applicability, "solve_batch", spy)
+    monkeypatch.setattr(sinkhorn, "solve_batch", spy)
     train = cloud(200, d=32, seed=4)
     settings = ApplicabilitySettings(n_repeats=10, n_points=10, tol=1e-3)
     sinkhorn_distances(train, cloud(30, d=32, shift=0.3, seed=5), settings, rng=1)
@@ -213,10 +212,10 @@ def test_warm_started_rounds_continue_one_uninterrupted_run(monkeypatch):
         sizes.append(len(args[0]))
         return solve_batch(*args, **kwargs)
 
-    monkeypatch.setattr(applicability, "solve_batch", spy)
+    monkeypatch.setattr(sinkhorn, "solve_batch", spy)
     rounds = sinkhorn_distances(train, target, settings, rng=2)
     assert len(sizes) >= 3 and sizes[0] == 20 and sizes[-1] < 20  # rounds on fewer problems
-    monkeypatch.setattr(applicability, "ROUND_ITER", settings.max_iter)
+    monkeypatch.setattr(sinkhorn, "ROUND_ITER", settings.max_iter)
     sizes.clear()
     uninterrupted = sinkhorn_distances(train, target, settings, rng=2)
     assert sizes == [20]
@@ -246,7 +245,7 @@ def test_solver_thread_setting_is_temporary(monkeypatch):
         seen.append(torch.get_num_threads())
         return solve_batch(*args, **kwargs)
 
-    monkeypatch.setattr(applicability, "solve_batch", spy)
+    monkeypatch.setattr(sinkhorn, "solve_batch", spy)
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
