@@ -22,7 +22,8 @@ from exp2simgan_core.gan.networks import (
     patchgan_output_size,
     translate_full,
 )
-from exp2simgan_core.gan.train import GanSettings, build_training
+from exp2simgan_core.gan.state import build_training
+from exp2simgan_core.gan.train import GanSettings
 
 PAPER_GENERATOR_PARAMETERS = 11_365_633  # the authors' network, one channel in and out
 PAPER_DISCRIMINATOR_PARAMETERS = 2_770_882

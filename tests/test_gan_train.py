@@ -12,6 +12,7 @@ import torch
 from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, load_generator
 from exp2simgan_core.gan.losses import AUTHORS_RELEASED
 from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
+from exp2simgan_core.gan.state import set_aside_other_run
 from exp2simgan_core.gan.train import (
     LOSS_COLUMNS,
     LOSS_LOG,
@@ -19,7 +20,6 @@ from exp2simgan_core.gan.train import (
     data_fingerprint,
     data_scaling,
     random_crops,
-    set_aside_other_run,
     train,
 )
 from exp2simgan_core.gan.translate import translate_spectra

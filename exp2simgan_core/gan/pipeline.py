@@ -96,7 +96,7 @@ def train_from_patches(
     """Train (or resume) on the patch file; copy the final checkpoint and loss log when done.
 
     A run in ``run_dir`` from other settings or another configuration is set aside as
-    ``<run_dir>.superseded-<k>`` (``train.set_aside_other_run``), so a changed setting retrains.
+    ``<run_dir>.superseded-<k>`` (``state.set_aside_other_run``), so a changed setting retrains.
     """
     for out in (final_checkpoint, losses_csv):
         check_writable(out)

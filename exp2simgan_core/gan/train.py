@@ -16,10 +16,7 @@ import contextlib
 import csv
 import functools
 import hashlib
-import itertools
-import logging
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,9 +30,6 @@ from exp2simgan_core.gan.checkpoint import (
     architecture_record,
     checkpoint_path,
     latest_checkpoint,
-    load_checkpoint,
-    mismatches,
-    read_checkpoint,
     save_atomically,
 )
 from exp2simgan_core.gan.losses import (
@@ -51,9 +45,8 @@ from exp2simgan_core.gan.networks import (
     GeneratorSettings,
     patchgan_output_size,
 )
+from exp2simgan_core.gan.state import TrainingState, set_aside_other_run
 from exp2simgan_core.io import write_h5
-from exp2simgan_core.provenance import input_problem
-from exp2simgan_core.version import code_version
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 LOSS_LOG = "losses.csv"
@@ -253,47 +246,6 @@ def write_samples(
     write_h5(path, out, {"iteration": iteration})
 
 
-def lr_lambda(n_constant: int, n_decay: int) -> Callable[[int], float]:
-    """CUT's linear rule: factor 1 for n_constant epochs, then 1 - k / (n_decay + 1)."""
-    return lambda epoch: 1.0 - max(0, epoch + 1 - n_constant) / float(n_decay + 1)
-
-
-def build_training(
-    settings: GanSettings, device: torch.device
-) -> tuple[DualGan, dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LambdaLR]]:
-    """Fresh networks (drawn from the torch RNG), Adam optimisers "g", "d", "f", schedulers."""
-    model = DualGan(
-        generator=settings.generator_settings(),
-        discriminator=settings.discriminator_settings(),
-        generator_name=settings.generator,
-        discriminator_name=settings.discriminator,
-        nce_layers=settings.nce_layers,
-        mlp_dim=settings.mlp_dim,
-    ).to(device)
-    if settings.channels_last and settings.dims == 2:
-        model = model.to(memory_format=torch.channels_last)
-    if settings.compile:  # in place: state_dict keys, hence checkpoints, are unchanged
-        for module in (*model.generators(), *model.discriminators()):
-            module.compile()
-        for generator in model.generators():  # the translation and PatchNCE query passes
-            generator.forward_and_encode = torch.compile(generator.forward_and_encode)
-            generator.encode = torch.compile(generator.encode)
-    fused = device.type == "cuda"
-    groups = {"g": model.generators(), "d": model.discriminators(), "f": model.heads()}
-    optimisers = {
-        k: torch.optim.Adam(
-            [p for m in mods for p in m.parameters()],
-            lr=settings.lr,
-            betas=settings.betas,
-            fused=fused,
-        )
-        for k, mods in groups.items()
-    }
-    rule = lr_lambda(settings.n_epochs_constant, settings.n_epochs_decay)
-    schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, rule) for k, o in optimisers.items()}
-    return model, optimisers, schedulers
-
-
 def _autocast(settings: GanSettings, device_type: str):
     """bfloat16 autocast for ``precision == "bf16"`` (weights and optimiser stay float32)."""
     if settings.precision == "bf16":
@@ -390,170 +342,66 @@ def train(
     training starts afresh.
     """
     settings.validate()
-    _check_patches("convolved_patches", convolved_patches, settings)
-    _check_patches("unconvolved_patches", unconvolved_patches, settings)
-    convolved_patches = np.asarray(convolved_patches, dtype=np.float32)
-    unconvolved_patches = np.asarray(unconvolved_patches, dtype=np.float32)
-    scaling = data_scaling(convolved_patches, unconvolved_patches)
+    patches = {
+        "convolved": _checked_patches("convolved_patches", convolved_patches, settings),
+        "unconvolved": _checked_patches("unconvolved_patches", unconvolved_patches, settings),
+    }
+    scaling = data_scaling(patches["convolved"], patches["unconvolved"])
+    fingerprint = data_fingerprint(patches["convolved"], patches["unconvolved"])
     lowpass = low_pass_fidelity(settings, scaling)
-    fingerprint = data_fingerprint(convolved_patches, unconvolved_patches)
     dev = torch.device(device)
-    torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
-    model, optimisers, schedulers = build_training(settings, dev)
-    per_epoch = math.ceil(
-        max(len(convolved_patches), len(unconvolved_patches)) / settings.batch_size
-    )
+    state = TrainingState.fresh(settings, scaling, fingerprint, dev)
+    per_epoch = math.ceil(max(len(p) for p in patches.values()) / settings.batch_size)
     total = per_epoch * (settings.n_epochs_constant + settings.n_epochs_decay)
     out_dir = Path(out_dir)
     if set_aside_other_runs:
         set_aside_other_run(out_dir, settings, scaling, fingerprint)
     out_dir.mkdir(parents=True, exist_ok=True)
-    start, last = 0, latest_checkpoint(out_dir)
-    if last is not None:
-        start = _resume(last, settings, scaling, fingerprint, model, optimisers, schedulers, rng)
+    last = latest_checkpoint(out_dir)
+    iteration = start = 0 if last is None else state.resume_from(last)
     _open_log(out_dir / LOSS_LOG, start)
-    samples = sample_crops(convolved_patches, unconvolved_patches, settings.crop_size)
+    samples = sample_crops(patches["convolved"], patches["unconvolved"], settings.crop_size)
     bar = tqdm(total=total, initial=start, disable=not progress, desc="Exp2SimGAN")
-    iteration = start
-    layout = (
-        torch.channels_last
-        if settings.channels_last and settings.dims == 2
-        else torch.contiguous_format
-    )
     with (out_dir / LOSS_LOG).open("a", newline="") as log:
         writer = csv.writer(log)
         for iteration in range(start + 1, total + 1):
-            real_exp, real_sim = (
-                _scaled_crops(p, domain, scaling, settings, rng).to(dev, memory_format=layout)
-                for p, domain in (
-                    (convolved_patches, "convolved"),
-                    (unconvolved_patches, "unconvolved"),
-                )
+            real_exp, real_sim = (_batch(state, patches[d], d, dev) for d in patches)
+            losses = train_step(
+                state.model, state.optimisers, real_exp, real_sim, settings, lowpass
             )
-            losses = train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
-            lr = optimisers["g"].param_groups[0]["lr"]
-            writer.writerow(
-                [iteration, *(f"{losses[k]:.8g}" for k in LOSS_COLUMNS[1:-1]), f"{lr:.8g}"]
-            )
-            log.flush()
-            _check_finite(losses, iteration, last)
-            bar.update(1)
-            bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("g_gan", "g_nce", "g_idt", "d_total")})
+            _log_losses(writer, log, losses, state, iteration, last, bar)
             if iteration % per_epoch == 0:
-                for s in schedulers.values():
+                for s in state.schedulers.values():
                     s.step()
             if iteration % settings.checkpoint_every == 0 or iteration == total:
                 last = checkpoint_path(out_dir, iteration)
-                state = _state(
-                    settings, scaling, fingerprint, model, optimisers, schedulers, rng, iteration
-                )
-                save_atomically(state, last)
-                write_samples(model, samples, scaling, out_dir, iteration)
+                save_atomically(state.to_checkpoint(iteration), last)
+                write_samples(state.model, samples, scaling, out_dir, iteration)
             if stop_after is not None and iteration >= stop_after:
                 break
     bar.close()
     return TrainResult(iteration=iteration, last_checkpoint=last, completed=iteration == total)
 
 
-Optimisers = dict[str, torch.optim.Optimizer]
-Schedulers = dict[str, torch.optim.lr_scheduler.LambdaLR]
+def _checked_patches(name: str, patches: np.ndarray, settings: GanSettings) -> np.ndarray:
+    _check_patches(name, patches, settings)
+    return np.asarray(patches, dtype=np.float32)
 
 
-def _state(
-    settings: GanSettings,
-    scaling: DataScaling,
-    fingerprint: str,
-    model: DualGan,
-    optimisers: Optimisers,
-    schedulers: Schedulers,
-    rng: np.random.Generator,
-    iteration: int,
-) -> dict:
-    """The checkpoint dict described in ``exp2simgan_core.gan.checkpoint``."""
-    return {
-        "networks": {name: module.state_dict() for name, module in model.named_children()},
-        "optimisers": {k: o.state_dict() for k, o in optimisers.items()},
-        "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-        "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state},
-        "iteration": iteration,
-        "settings": asdict(settings),
-        "architecture": settings.architecture(),
-        "scaling": asdict(scaling),
-        "data_sha256": fingerprint,
-        "code_version": code_version(),
-    }
+def _batch(state: TrainingState, patches: np.ndarray, domain: str, device: torch.device):
+    """A batch of random crops of one domain, scaled, on ``device`` in the configured layout."""
+    settings = state.settings
+    channels_last = settings.channels_last and settings.dims == 2
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    crops = _scaled_crops(patches, domain, state.scaling, settings, state.rng)
+    return crops.to(device, memory_format=layout)
 
 
-def _resume_problem(
-    state: dict, settings: GanSettings, scaling: DataScaling, fingerprint: str
-) -> str | None:
-    """Why checkpoint ``state`` cannot continue a run of ``settings`` on data of ``scaling`` and
-    ``fingerprint`` (``data_fingerprint``)."""
-    diff = mismatches(state["architecture"], settings.architecture())
-    if diff:
-        return f"was trained with another architecture: {'; '.join(diff)}"
-    diff = mismatches(state["settings"], asdict(settings)) + mismatches(
-        state["scaling"], asdict(scaling)
-    )
-    if diff:
-        return f"came from other settings or data ({'; '.join(diff)})"
-    if state.get("data_sha256") != fingerprint:
-        return "was trained on other patches (their SHA-256 differs)"
-    return None
-
-
-def set_aside_other_run(
-    out_dir: Path, settings: GanSettings, scaling: DataScaling, fingerprint: str
-) -> Path | None:
-    """Rename ``out_dir`` to ``<name>.superseded-<k>`` if its latest checkpoint cannot be resumed.
-
-    It cannot when it was written under another workflow configuration (stale, see
-    ``provenance``) or with other settings, architecture or data. Nothing is deleted: the old
-    run keeps its checkpoints, losses and samples. Returns the new path, or None if nothing was
-    moved (no checkpoint, or a resumable one).
-    """
-    last = latest_checkpoint(out_dir)
-    if last is None:
-        return None
-    state = read_checkpoint(last)
-    problem = input_problem(state) or _resume_problem(state, settings, scaling, fingerprint)
-    if problem is None:
-        return None
-    aside = next(
-        path
-        for k in itertools.count(1)
-        if not (path := out_dir.with_name(f"{out_dir.name}.superseded-{k}")).exists()
-    )
-    out_dir.rename(aside)
-    logging.warning(
-        "%s: %s %s; the run is set aside as %s and training starts afresh",
-        out_dir, last.name, problem, aside,
-    )  # fmt: skip
-    return aside
-
-
-def _resume(
-    path: Path,
-    settings: GanSettings,
-    scaling: DataScaling,
-    fingerprint: str,
-    model: DualGan,
-    optimisers: Optimisers,
-    schedulers: Schedulers,
-    rng: np.random.Generator,
-) -> int:
-    """Load ``path`` into the freshly built objects; return its iteration. Refuses other runs."""
-    state = load_checkpoint(path)
-    problem = _resume_problem(state, settings, scaling, fingerprint)
-    if problem:
-        raise ValueError(f"{path} {problem}; use a new out_dir")
-    for name, module in model.named_children():
-        module.load_state_dict(state["networks"][name])
-    for k, o in optimisers.items():
-        o.load_state_dict(state["optimisers"][k])
-    for k, s in schedulers.items():
-        s.load_state_dict(state["schedulers"][k])
-    torch.set_rng_state(state["rng"]["torch"])
-    rng.bit_generator.state = state["rng"]["numpy"]
-    return int(state["iteration"])
+def _log_losses(writer, log, losses: dict, state: TrainingState, iteration: int, last, bar) -> None:
+    """One row of the loss log (flushed), the finiteness check and the progress bar."""
+    lr = state.optimisers["g"].param_groups[0]["lr"]
+    writer.writerow([iteration, *(f"{losses[k]:.8g}" for k in LOSS_COLUMNS[1:-1]), f"{lr:.8g}"])
+    log.flush()
+    _check_finite(losses, iteration, last)
+    bar.update(1)
+    bar.set_postfix({k: f"{losses[k]:.3f}" for k in ("g_gan", "g_nce", "g_idt", "d_total")})
