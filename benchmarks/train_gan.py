@@ -41,7 +41,7 @@ from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.gan.state import build_training
 from exp2simgan_core.gan.train import GanSettings, low_pass_fidelity, train_step
 
-PAPER = GanSettings()  # ngf 64, 9 blocks, ndf 64, 256 x 256 crops, 256 patches
+PAPER = GanSettings(crop_size=256)  # ngf 64, 9 blocks, ndf 64, the authors' 256 x 256 crops
 DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
 SPECTRUM_SHAPE = (240, 400)  # the paper layout: rows Ei x H, columns energy bin x K
 AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200

@@ -66,6 +66,21 @@ def test_paper_preset_is_the_schema_defaults_and_the_code_defaults():
     assert spectrum_settings(defaults).layout.shape == (240, 400)
 
 
+def test_the_settings_classes_default_to_the_schema():
+    """config/schema.yaml is where defaults live; the dataclasses' own equal them."""
+    from exp2simgan_core.applicability import ApplicabilitySettings
+    from exp2simgan_core.baselines import BaselineSettings
+    from exp2simgan_core.duq import DuqSettings
+    from exp2simgan_core.evaluation import duq_settings
+    from exp2simgan_core.gan.train import GanSettings
+
+    defaults = with_defaults({})
+    assert gan_settings(defaults["gan"], seed=0) == GanSettings()
+    assert duq_settings(defaults["duq"], seed=0) == DuqSettings(seed=0)
+    assert ApplicabilitySettings(**defaults["applicability"]) == ApplicabilitySettings()
+    assert BaselineSettings(**defaults["baselines"]) == BaselineSettings()
+
+
 def test_every_schema_entry_is_described_typed_and_defaulted():
     def walk(node, where):
         assert "description" in node, f"{where}: no description"
