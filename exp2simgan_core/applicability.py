@@ -45,6 +45,7 @@ from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.sinkhorn import transport_costs
+from exp2simgan_core.util import evaluating
 
 ENCODER_LAYER = 3 + 4 * N_DOWNSAMPLING  # 11: the last Downsample, just before the residual blocks
 FEATURE_GRID = 4  # bins per spatial axis each feature channel is average-pooled onto
@@ -108,18 +109,15 @@ def spectrum_features(
             raise ValueError(f"spectrum {i} is entirely NaN (no covered pixel)")
     intensity_unit(x)  # names the first spectrum that cannot be normalised, before any work
     generator = generator.to(device)
-    was_training = generator.training
-    generator.eval()
     pool = F.adaptive_avg_pool2d if dims == 2 else F.adaptive_avg_pool3d
     out = []
-    with torch.no_grad():
+    with evaluating(generator), torch.no_grad():
         for start in range(0, len(x), batch):
             chunk = torch.from_numpy(normalised(x[start : start + batch])[0]).unsqueeze(1)
             scaled = loaded.scaling.scale(chunk.to(device), loaded.input_domain)  # (b, 1, *S)
             (feature,) = generator.encode(scaled, (ENCODER_LAYER,))  # (b, 4 ngf, *ceil(S / 4))
             pooled = pool(feature, (FEATURE_GRID,) * dims)  # (b, 4 ngf, *grid)
             out.append(pooled.flatten(1).double().cpu().numpy())
-    generator.train(was_training)
     return np.concatenate(out)
 
 

@@ -31,7 +31,6 @@ import json
 import logging
 import math
 import os
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ import numpy as np
 from exp2simgan_core import provenance
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.rebin import REBIN_RULE, layout_mapping, rebin_image
+from exp2simgan_core.util import atomic_path
 from exp2simgan_core.version import code_version
 
 log = logging.getLogger(__name__)
@@ -137,28 +137,23 @@ def write_h5(
         **provenance.output_attrs(),
         "code_version": code_version(),
     }
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with h5py.File(tmp, "x") as f:
-            for name, array in arrays.items():
-                options = {}
-                if array.size and array.ndim:
-                    options = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-                    if name in SPECTRUM_DATASETS and array.ndim in (3, 4):
-                        options["chunks"] = (1, *array.shape[1:])
-                f.create_dataset(name, data=array, **options)
-            json_names = []
-            for key, value in full_attrs.items():
-                stored = _attr_value(value)
-                if stored is not value:
-                    json_names.append(key)
-                f.attrs[key] = stored
-            f.attrs[JSON_ATTRS] = json.dumps(sorted(json_names))
-            f.attrs[CHECKSUM_ATTR] = _content_sha256(arrays, _raw_attrs(f))
-            f.attrs[SCHEME_ATTR] = CHECKSUM_SCHEME
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "x") as f:
+        for name, array in arrays.items():
+            options = {}
+            if array.size and array.ndim:
+                options = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+                if name in SPECTRUM_DATASETS and array.ndim in (3, 4):
+                    options["chunks"] = (1, *array.shape[1:])
+            f.create_dataset(name, data=array, **options)
+        json_names = []
+        for key, value in full_attrs.items():
+            stored = _attr_value(value)
+            if stored is not value:
+                json_names.append(key)
+            f.attrs[key] = stored
+        f.attrs[JSON_ATTRS] = json.dumps(sorted(json_names))
+        f.attrs[CHECKSUM_ATTR] = _content_sha256(arrays, _raw_attrs(f))
+        f.attrs[SCHEME_ATTR] = CHECKSUM_SCHEME
     log.info("wrote %s (%s)", path, ", ".join(f"{k} {np.shape(v)}" for k, v in datasets.items()))
 
 
@@ -414,18 +409,13 @@ def write_csv(path: str | Path, columns: Sequence[str], rows: Sequence[dict]) ->
     def cell(v: Any) -> Any:
         return f"{v:.6g}" if isinstance(v, float) and math.isfinite(v) else v
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
-    os.replace(tmp, path)
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` atomically (``util.atomic_path``)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

@@ -10,7 +10,6 @@ checks it) and ``code_version``. It loads with ``torch.load(weights_only=True)``
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
 from exp2simgan_core.provenance import input_problem, output_attrs
+from exp2simgan_core.util import atomic_path
 from exp2simgan_core.vocabulary import direction as get_direction
 
 CHECKPOINT_DIR = "checkpoints"
@@ -86,14 +86,12 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
 
 
 def save_atomically(state: dict, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace: never a partial file.
+    """torch.save atomically (``util.atomic_path``): never a partial file.
 
     Inside a workflow job the configuration record of ``provenance.output_attrs`` is added.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({**state, **output_attrs()}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({**state, **output_attrs()}, tmp)
 
 
 def refuse_stale(path: Path, state: dict) -> None:

@@ -36,6 +36,7 @@ from exp2simgan_core.gan.layers import (
     instance_norm,
     reflection_pad,
 )
+from exp2simgan_core.util import evaluating
 
 N_DOWNSAMPLING = 2
 SIZE_MULTIPLE = 2**N_DOWNSAMPLING  # spatial sizes the generator maps onto themselves
@@ -316,9 +317,6 @@ def translate_full(generator: ResnetGenerator, x: torch.Tensor) -> torch.Tensor:
             f"1/4-resolution map reflectively), got shape {tuple(sizes)}"
         )
     padded = pad_to_multiple(x)
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
+    with evaluating(generator), torch.no_grad():
         out = generator(padded)
-    generator.train(was_training)
     return out[(slice(None), slice(None)) + tuple(slice(0, s) for s in sizes)]

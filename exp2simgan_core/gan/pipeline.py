@@ -12,7 +12,6 @@ domain ('convolved' for exp2sim, 'unconvolved' for sim2exp: the train and test f
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from exp2simgan_core.gan.select import load_inception, select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
-from exp2simgan_core.util import resolve_device
+from exp2simgan_core.util import atomic_path, resolve_device
 from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
 from exp2simgan_core.vocabulary import direction as get_direction
 
@@ -122,9 +121,8 @@ def train_from_patches(
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copy2(source, tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        shutil.copy2(source, tmp)
 
 
 def spectra_for(path: str | Path, direction: str) -> np.ndarray:

@@ -44,6 +44,7 @@ from exp2simgan_core.gan.checkpoint import (
 )
 from exp2simgan_core.gan.networks import ResnetGenerator
 from exp2simgan_core.gan.translate import translate_spectra
+from exp2simgan_core.util import evaluating
 from exp2simgan_core.vocabulary import direction as get_direction
 
 FEATURE_LAYER = 16  # last encoder layer of the paper's generator (5th residual block)
@@ -67,11 +68,8 @@ def encoder_features(
             f"expected (n, channel, *spatial) of rank {dims + 2} for a {dims}D generator, "
             f"got shape {tuple(x_scaled.shape)}"
         )
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
+    with evaluating(generator), torch.no_grad():
         (feature,) = generator.encode(x_scaled, (layer,))  # (n, C, *S_layer)
-    generator.train(was_training)
     return feature.flatten(2).mean(dim=2).double().cpu().numpy()
 
 

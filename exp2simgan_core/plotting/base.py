@@ -3,7 +3,6 @@ spectrum panels, and saving (conventions: ``exp2simgan_core.plotting``)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.image import AxesImage
 
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
+from exp2simgan_core.util import atomic_path
 
 CMAP = colormaps["viridis"].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN: transparent
 INTENSITY_LABEL = "intensity (arb. units)"
@@ -26,17 +26,12 @@ PANEL_WIDTH_IN = 4.8  # width of one 2D mosaic panel, inches
 def save_figure(fig: Figure, pdf_path: Path | str, png_path: Path | str, dpi: int = 150) -> None:
     """Write ``fig`` to ``pdf_path`` and ``png_path`` (PNG at ``dpi``) atomically, then release it.
 
-    Each file is written beside its destination and moved into place with ``os.replace``, so a
-    reader never sees a partial file. The PNG is ``figsize * dpi`` pixels (no tight bounding box).
+    Each file is written beside its destination and moved into place (``util.atomic_path``), so
+    a reader never sees a partial file. The PNG is ``figsize * dpi`` pixels (no tight bounding box).
     """
-    for path, fmt in ((Path(pdf_path), "pdf"), (Path(png_path), "png")):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
+    for path, fmt in ((pdf_path, "pdf"), (png_path, "png")):
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
     if fig.canvas.manager is not None:  # a pyplot figure: unregister it
         from matplotlib import pyplot
 
