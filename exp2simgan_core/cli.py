@@ -6,6 +6,7 @@
         --in experiment.h5 --out experiment_exp2sim.h5
     exp2simgan classify --checkpoint results/demo/duq/unconvolved.pt --in spectrum.npy
     exp2simgan check-config config/my_run.yaml
+    exp2simgan plan config/demo.yaml
     exp2simgan applicability --checkpoint results/demo/gan2d/selected.pt \\
         --train results/demo/data/train.h5 --held-out results/demo/data/test.h5 \\
         --far results/demo/data/reference/digits.h5 results/demo/data/reference/photos.h5 \\
@@ -319,6 +320,44 @@ def _check_config(args: argparse.Namespace) -> None:
         print(f"{path}: valid")
 
 
+def _add_plan(sub) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="jobs, CPU-hours and GPU-hours per stage of a preset, from measured throughputs",
+    )
+    p.add_argument("files", nargs="+", type=Path, help="config file(s), as for --configfile")
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="where the GAN and DUQ rates are measured (simulation is always on the CPU)",
+    )  # fmt: skip
+    p.add_argument(
+        "--record", type=Path, default=None,
+        help="throughput record (JSON) to read, or to write after measuring "
+        "(default: results/throughput/<workload>-<device>.json)",
+    )  # fmt: skip
+    p.set_defaults(func=_plan)
+
+
+def _plan(args: argparse.Namespace) -> None:
+    from .config import check_config, filled, load_config_file, load_schema, merged
+    from .plan import load_or_measure, plan_rows, plan_table, workload_key
+
+    folder = Path(__file__).resolve().parents[1] / "config"
+    schema = load_schema(folder / "schema.yaml")
+    config = load_config_file(folder / "config.yaml")
+    for path in args.files:
+        config = merged(config, load_config_file(path))
+    check_config(config, schema)
+    config = filled(config, schema)
+    record = (
+        args.record or Path("results/throughput") / f"{workload_key(config)}-{args.device}.json"
+    )
+    rates = load_or_measure(config, record, args.device)
+    print(f"plan for {', '.join(map(str, args.files))} (preset {config['preset']}), "
+          f"throughput record {record}")  # fmt: skip
+    print(plan_table(plan_rows(config, rates), rates))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="exp2simgan", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -332,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(sub)
     _add_applicability(sub)
     _add_check_config(sub)
+    _add_plan(sub)
     return parser
 
 
