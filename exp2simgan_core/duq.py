@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import binomtest
 from torch import nn
 from tqdm import tqdm
 
@@ -43,7 +44,6 @@ INITIAL_COUNT = 13.0  # N_c before training
 # all kernels start near exp(-50) and training can sit at chance for tens of epochs.
 CENTROID_INIT_STD = 0.05
 W_INIT_STD = 0.05  # standard deviation of the initial W_c entries
-Z_95 = 1.959963984540054  # standard normal quantile of 0.975 (two-sided 95 % interval)
 
 
 @dataclass(frozen=True)
@@ -455,7 +455,8 @@ def _stored_settings(path: str | Path, stored: dict) -> DuqSettings:
 
 
 def accuracy_with_ci(correct: np.ndarray) -> tuple[float, float, float]:
-    """(accuracy, low, high) as fractions: Wilson score 95 % interval of boolean outcomes (n,).
+    """(accuracy, low, high) as fractions: Wilson score 95 % interval of boolean outcomes (n,)
+    (scipy's ``binomtest(...).proportion_ci(method="wilson")``, no continuity correction).
 
     >>> [round(v, 3) for v in accuracy_with_ci(np.array([True] * 8 + [False] * 2))]
     [0.8, 0.49, 0.943]
@@ -465,8 +466,5 @@ def accuracy_with_ci(correct: np.ndarray) -> tuple[float, float, float]:
         raise ValueError(
             f"correct must be a non-empty 1D boolean array, got {correct.dtype} {correct.shape}"
         )
-    n, p = len(correct), float(correct.mean())
-    z2 = Z_95**2
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return p, max(centre - half, 0.0), min(centre + half, 1.0)
+    interval = binomtest(int(correct.sum()), len(correct)).proportion_ci(0.95, method="wilson")
+    return float(correct.mean()), float(interval.low), float(interval.high)
