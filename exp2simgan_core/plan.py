@@ -163,7 +163,8 @@ def _time_duq(config: Mapping[str, Any], shape: tuple[int, int], device: str) ->
 
 def measure(config: Mapping[str, Any], device: str = "cpu") -> Throughput:
     """Measure every rate of ``config``'s workload here (one torch thread), with the GAN and
-    DUQ steps on ``device``. Takes about a minute at the paper's sizes on a CPU."""
+    DUQ steps on ``device``. Seconds for the demo; about 6 minutes for the paper preset on a
+    2-core CPU, most of them four steps of the paper's 3D GAN (66 s each)."""
     import torch
 
     previous = torch.get_num_threads()
