@@ -37,9 +37,7 @@ from .physics.spectra import (
 )
 from .simulate import SimulationSettings, draw_spectra
 from .version import code_version
-from .vocabulary import DIRECTIONS, EXP2SIM
-
-KINDS = ("unconvolved", "convolved")
+from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -57,7 +55,7 @@ def _add_simulate(sub) -> None:
     p.add_argument(
         "--params", type=_floats, help="exchanges in meV (default: a seeded random draw)"
     )
-    p.add_argument("--kind", choices=KINDS, default="convolved")
+    p.add_argument("--kind", choices=DOMAINS, default="convolved")
     p.add_argument("--out", required=True, help="output HDF5 file (dataset 'spectra')")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the random draw when --params is absent"

@@ -28,12 +28,12 @@ from exp2simgan_core.io import (
     write_h5,
 )
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.vocabulary import DOMAINS
 
 log = logging.getLogger(__name__)
 
 FILL_VALUE = 0.0  # what an uncovered (NaN) pixel becomes before it enters a network
 INTENSITY_RULE = "spectrum / its mean over covered bins"  # what networks read (``normalised``)
-PAIRED_DATASETS = ("convolved", "unconvolved")
 PER_SHARD_ATTRS = ("shard", "n_rejected_unstable")  # attributes that differ between shards
 _SPLIT_STREAM = 1
 _PATCH_STREAM = 2
@@ -216,7 +216,7 @@ def split_train_test(
         raise ValueError(f"test_fraction={test_fraction} must be in (0, 1)")
     for out in (train_path, test_path):
         check_writable(out)
-    classes = [read_h5(p, required=PAIRED_DATASETS) for p in in_paths]
+    classes = [read_h5(p, required=DOMAINS) for p in in_paths]
     names = []
     for data in classes:
         if "model" not in data.attrs:
@@ -277,8 +277,8 @@ def extract_patches(
     if n_patches < 1:
         raise ValueError(f"n_patches={n_patches} must be >= 1")
     check_writable(out_path)
-    train = read_h5(train_path, required=(*PAIRED_DATASETS, "label"))
-    convolved, unconvolved = (train.datasets[name] for name in PAIRED_DATASETS)
+    train = read_h5(train_path, required=(*DOMAINS, "label"))
+    convolved, unconvolved = train.datasets["convolved"], train.datasets["unconvolved"]
     n, spatial = convolved.shape[0], convolved.shape[1:]
     if not 1 <= size <= min(spatial):
         shape = " x ".join(map(str, spatial))

@@ -18,7 +18,7 @@ from exp2simgan_core import plotting
 from exp2simgan_core.applicability import Zones, read_distances
 from exp2simgan_core.io import check_writable, read_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
-from exp2simgan_core.vocabulary import DIRECTIONS
+from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS
 
 Path_ = str | Path
 ENERGY_CUTS = 3  # cuts per class of the 2D spectra in the energy-cut figure
@@ -86,7 +86,7 @@ def make_fig2(
     """Fig. 2: the (pseudo-)experiment beside a Goodenough test pair (else the first pair)."""
     picks = _first_per_class(test)
     i = picks.get("goodenough", min(picks.values()))
-    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    pair = read_h5(test, required=DOMAINS).datasets
     spectrum = read_h5(experiment, required=("spectra",)).datasets["spectra"][0]
     fig = plotting.fig2(spectrum, pair["convolved"][i], pair["unconvolved"][i], layout, text)
     _save(fig, pdf, png)
@@ -102,7 +102,7 @@ def make_fig4(
     png: Path_,
 ) -> None:
     """Fig. 4: per class, convolved test input | Exp2Sim output | truth; the accuracy table."""
-    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    pair = read_h5(test, required=DOMAINS).datasets
     gan = read_h5(deconvolved, required=("spectra",)).datasets["spectra"]
     examples = {
         c: {
@@ -183,7 +183,7 @@ def _cut_label(rows: list[dict], method: str, label: str) -> str:
 
 def _cuts(source: CutSource) -> dict[str, list[dict]]:
     """Class name -> the ``plotting.energy_cuts`` cuts of that class's first test pair."""
-    pair = read_h5(source.test, required=("convolved", "unconvolved")).datasets
+    pair = read_h5(source.test, required=DOMAINS).datasets
     rows = read_csv(source.quality_csv)
     tag = f" {source.label}" if source.label else ""
     methods = {
@@ -241,7 +241,7 @@ def make_esi_b(
     test: Path_, convolved_gan: Path_, layout: Layout2D, text: str, pdf: Path_, png: Path_
 ) -> None:
     """ESI B: per class, unconvolved test input | Sim2Exp output | true convolved."""
-    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    pair = read_h5(test, required=DOMAINS).datasets
     gan = read_h5(convolved_gan, required=("spectra",)).datasets["spectra"]
     examples = {
         c: {
@@ -329,7 +329,7 @@ def make_fig6(
 ) -> None:
     """Fig. 6: the first test volume, Exp2Sim (convolved -> unconvolved) and Sim2Exp, each as
     input | GAN output | truth. ``translated``: direction -> translation of the test volumes."""
-    pair = read_h5(test, required=("convolved", "unconvolved")).datasets
+    pair = read_h5(test, required=DOMAINS).datasets
     examples = {
         direction: {
             "input": pair[named.source][0],
@@ -356,9 +356,7 @@ def make_data_overview(
     simulated: Mapping[str, Path_], layout: Layout2D, text: str, pdf: Path_, png: Path_
 ) -> None:
     """Parameter histograms and one (convolved, unconvolved) example per model class."""
-    data = {
-        c: read_h5(p, required=("params", "convolved", "unconvolved")) for c, p in simulated.items()
-    }
+    data = {c: read_h5(p, required=("params", *DOMAINS)) for c, p in simulated.items()}
     params = {c: d.datasets["params"] for c, d in data.items()}
     names = {c: list(d.attrs["param_names"]) for c, d in data.items()}
     examples = {

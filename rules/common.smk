@@ -3,7 +3,7 @@
 from exp2simgan_core.config import VOLUME_GAN_KEYS, volume_gan_section, volume_spectrum_config
 from exp2simgan_core.dataset import shard_sizes
 from exp2simgan_core.provenance import config_value
-from exp2simgan_core.vocabulary import CLASSES, DIRECTIONS
+from exp2simgan_core.vocabulary import CLASSES, DIRECTIONS, DOMAINS
 
 REFERENCE_SIZES = {
     "experiment": config["simulation"]["n_experiment"],
@@ -61,7 +61,7 @@ TRANSLATION_SOURCES = {
 }
 # Far-away image sets (out of domain by construction) and the classification stage's names.
 OOD_SIZES = {"digits": config["simulation"]["n_digits"], "photos": config["simulation"]["n_photos"]}
-DUQ_DOMAINS = ("unconvolved", "convolved")
+DUQ_DOMAINS = DOMAINS  # one classifier per domain
 BASELINE_METHODS = ("richardson_lucy", "wiener")
 BACK_TRANSLATION = config["back_translation"]["iterations"] > 0  # 2D Exp2Sim retrained
 # Sets whose kernel values are reported raw and, except the far-away ones, GAN-deconvolved.

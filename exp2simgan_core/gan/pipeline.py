@@ -28,10 +28,9 @@ from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
 from exp2simgan_core.util import atomic_path, resolve_device
-from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
+from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 from exp2simgan_core.vocabulary import direction as get_direction
 
-PATCH_DATASETS = ("convolved", "unconvolved")
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 SELECTION_DIRECTION = EXP2SIM  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
@@ -99,7 +98,7 @@ def train_from_patches(
     """
     for out in (final_checkpoint, losses_csv):
         check_writable(out)
-    data = read_h5(patches_path, required=PATCH_DATASETS)
+    data = read_h5(patches_path, required=DOMAINS)
     if data.attrs.get("intensity") != INTENSITY_RULE:
         raise DataFileError(
             f"{patches_path}: its patches are not normalised ({INTENSITY_RULE!r}); it was "
@@ -173,7 +172,7 @@ def select_from_run(
     """
     for out in (selected_checkpoint, table_csv):
         check_writable(out)
-    data = read_h5(data_path, required=PATCH_DATASETS).datasets
+    data = read_h5(data_path, required=DOMAINS).datasets
     dev = resolve_device(device)
     inception = None if inception_weights is None else load_inception(inception_weights, dev)
     rows, best = [], {}
@@ -247,7 +246,7 @@ def write_translation_quality(
     with ``QUALITY_COLUMNS`` (per file: one per class, then 'all').
     """
     check_writable(table_csv)
-    test = read_h5(test_path, required=(*PATCH_DATASETS, "label"))
+    test = read_h5(test_path, required=(*DOMAINS, "label"))
     classes = list(test.attrs["classes"])
     labels = test.datasets["label"]
     groups = [(c, labels == i) for i, c in enumerate(classes)] + [("all", labels >= 0)]
