@@ -457,7 +457,7 @@ def test_smoke_tables(smoke_run):
     assert len((tables / "accuracy.csv").read_text().splitlines()) == 1 + 9
     assert _csv_header(tables / "duq_experiment.csv")[:2] == ["spectrum", "translation"]
     applicability = (tables / "applicability.csv").read_text().splitlines()
-    assert applicability[0] == "direction,set,n_spectra,mean,std,zone"
+    assert applicability[0] == "direction,set,n_spectra,measure,mean,std,zone"
     sets = {line.split(",")[1] for line in applicability[1:]}
     assert sets == {
         "train", "test_convolved", "test_unconvolved", "experiment", "negative_control",
