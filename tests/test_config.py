@@ -81,6 +81,41 @@ def test_the_settings_classes_default_to_the_schema():
     assert BaselineSettings(**defaults["baselines"]) == BaselineSettings()
 
 
+def test_every_schema_enum_lists_its_registry():
+    """A choice offered in the schema is one the code has, and every choice the code has is
+    offered: each enum equals the keys of the registry that resolves it."""
+    from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, LOSS_WEIGHT_PRESETS
+    from exp2simgan_core.gan.networks import DISCRIMINATORS, GENERATORS
+    from exp2simgan_core.gan.train import PRECISIONS
+    from exp2simgan_core.physics.spectra import CONVENTIONS, UNCONVOLVED
+    from exp2simgan_core.util import DEVICES
+
+    registries = {
+        "simulation.spectrum.convention": CONVENTIONS,
+        "simulation.spectrum.unconvolved": UNCONVOLVED,
+        "simulation.spectrum.device": DEVICES,
+        "gan.generator": GENERATORS,
+        "gan.discriminator": DISCRIMINATORS,
+        "gan.gan_mode": ADVERSARIAL_LOSSES,
+        "gan.loss_weights": LOSS_WEIGHT_PRESETS,
+        "gan.precision": PRECISIONS,
+        "gan.device": DEVICES,
+        "duq.device": DEVICES,
+    }
+    enums = {}
+
+    def walk(node, where):
+        if "enum" in node:
+            enums[".".join(where)] = node["enum"]
+        for key, child in node.get("properties", {}).items():
+            walk(child, [*where, key])
+
+    walk(load_schema(SCHEMA), [])
+    assert sorted(enums) == sorted(registries)  # no enum without a registry to check it against
+    for key, registry in registries.items():
+        assert sorted(enums[key]) == sorted(registry), key
+
+
 def test_every_schema_entry_is_described_typed_and_defaulted():
     def walk(node, where):
         assert "description" in node, f"{where}: no description"
