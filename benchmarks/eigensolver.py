@@ -13,22 +13,13 @@ is usable only where that error is far below the tests' tolerances.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from simulate import best_of  # benchmarks/simulate.py: run from benchmarks/ or as a script
 
 from exp2simgan_core.physics.lswt import GOLDSTONE_SHIFT_MEV, colpa, hamiltonian, quadratic_form
 from exp2simgan_core.physics.models import MODELS
-
-
-def best_of(repeats: int, func) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def dynamical_matrices(h: np.ndarray, dtype) -> np.ndarray:

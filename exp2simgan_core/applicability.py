@@ -130,6 +130,18 @@ def _check_features(name: str, features: np.ndarray) -> np.ndarray:
     return f
 
 
+def _check_pair(train_features: np.ndarray, set_features: np.ndarray):
+    """Both feature arrays checked (``_check_features``) and of one dimension, as float64."""
+    train = _check_features("training", train_features)
+    target = _check_features("set", set_features)
+    if train.shape[1] != target.shape[1]:
+        raise ValueError(
+            f"training features have {train.shape[1]} dimensions, the set's {target.shape[1]}; "
+            "compute both with the same generator"
+        )
+    return train, target
+
+
 def regularisation(train_features: np.ndarray, settings: ApplicabilitySettings) -> float:
     """Absolute entropic regularisation: ``settings.reg`` times the mean training pair cost.
 
@@ -181,13 +193,7 @@ def sinkhorn_distances(
 
     >>> sinkhorn_distances(train, held_out, ApplicabilitySettings(), rng=0)  # doctest: +SKIP
     """
-    train = _check_features("training", train_features)
-    target = _check_features("set", set_features)
-    if train.shape[1] != target.shape[1]:
-        raise ValueError(
-            f"training features have {train.shape[1]} dimensions, the set's {target.shape[1]}; "
-            "compute both with the same generator"
-        )
+    train, target = _check_pair(train_features, set_features)
     reg = regularisation(train, settings)
     stream = np.random.default_rng(settings.seed if rng is None else rng)
     train_idx, set_idx = draw_indices(len(train), len(target), settings, stream)
@@ -206,13 +212,7 @@ def nearest_distances(
     distances; deterministic (no draws). The statistic by which a single spectrum is rated (see
     the module docstring).
     """
-    train = _check_features("training", train_features)
-    target = _check_features("set", features)
-    if train.shape[1] != target.shape[1]:
-        raise ValueError(
-            f"training features have {train.shape[1]} dimensions, the set's {target.shape[1]}; "
-            "compute both with the same generator"
-        )
+    train, target = _check_pair(train_features, features)
     k = min(settings.k_nearest, len(train))
     cost = ot.dist(target, train, metric="sqeuclidean")  # (n, n_train)
     return np.partition(cost, k - 1, axis=1)[:, :k].mean(axis=1)
