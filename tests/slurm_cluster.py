@@ -8,9 +8,11 @@ munge socket) lives in one temporary directory. ``stop_cluster()`` cancels the c
 stops exactly the daemons it started (by PID), and removes the configuration, the device nodes it
 created and the temporary directory, so that a second run starts from the same place.
 
-It needs root and refuses to touch a SLURM configuration it did not write: any reason the cluster
-cannot be set up is raised as ``ClusterUnavailable`` with a message saying why (the tests skip on
-it). Partitions: ``cpu`` (the default) and ``gpu``, both on the one node, which has ``CPUs`` =
+It needs root and refuses to touch a SLURM configuration it did not write: a reason this machine
+cannot host the cluster is raised as ``ClusterUnavailable`` with a message saying why (the tests
+skip on it); a cluster that does not come up once installed and configured raises
+``ClusterStartFailed`` with the daemons' logs (the tests fail on it). Partitions: ``cpu`` (the
+default) and ``gpu``, both on the one node, which has ``CPUs`` =
 the usable cores, memory a little below the machine's and GRES ``gpu:fake:2``.
 """
 
@@ -49,7 +51,13 @@ PR_SET_PDEATHSIG = 1
 
 
 class ClusterUnavailable(RuntimeError):
-    """The cluster cannot be set up here; the message says why."""
+    """This machine cannot host the test cluster (not Linux or not root, another SLURM set up,
+    no packages and no apt, no device for the fake GPU); the message says why. Tests skip."""
+
+
+class ClusterStartFailed(RuntimeError):
+    """The packages are installed and the configuration written, but the cluster did not come
+    up: a failure of the set-up the tests rely on, not of the machine. Tests fail."""
 
 
 @dataclass
@@ -171,7 +179,7 @@ def _ensure_munge_key() -> None:
         try:
             run(["mungekey", "--create", f"--keyfile={MUNGE_KEY}"])
         except subprocess.CalledProcessError as error:
-            raise ClusterUnavailable(f"mungekey -c failed: {error.stderr.strip()}") from error
+            raise ClusterStartFailed(f"mungekey -c failed: {error.stderr.strip()}") from error
     shutil.chown(MUNGE_KEY.parent, "munge", "munge")
     shutil.chown(MUNGE_KEY, "munge", "munge")
     MUNGE_KEY.chmod(0o600)
@@ -258,7 +266,7 @@ def _start(cluster: Cluster, name: str, command: list[str], **kwargs) -> None:
 
 
 def _wait_for(cluster: Cluster, what: str, ready, timeout: float = START_TIMEOUT_S) -> None:
-    """Poll ``ready()`` until true; raise ClusterUnavailable with the daemons' logs if not."""
+    """Poll ``ready()`` until true; raise ClusterStartFailed with the daemons' logs if not."""
     deadline = time.monotonic() + timeout
     exited = {}
     while time.monotonic() < deadline and not exited:
@@ -273,7 +281,7 @@ def _wait_for(cluster: Cluster, what: str, ready, timeout: float = START_TIMEOUT
         }
     reason = f"daemons exited (exit codes {exited})" if exited else f"none after {timeout:.0f} s"
     logs = "\n".join(cluster.log_tail(name) for name in ("munged", "slurmctld", "slurmd"))
-    raise ClusterUnavailable(f"{what}: {reason}\n{logs}")
+    raise ClusterStartFailed(f"{what}: {reason}\n{logs}")
 
 
 def _node_idle(cluster: Cluster) -> bool:
@@ -282,7 +290,8 @@ def _node_idle(cluster: Cluster) -> bool:
 
 
 def start_cluster() -> Cluster:
-    """Install, configure and start the cluster; raise ClusterUnavailable saying why if not."""
+    """Install, configure and start the cluster. Raises ClusterUnavailable when this machine
+    cannot host it and ClusterStartFailed when it does not come up (see the module docstring)."""
     _check_can_run()
     _install()
     _ensure_munge_key()

@@ -323,17 +323,15 @@ def test_translate_into_an_unwritable_place_exits_2_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "in.h5"]
 
 
-def test_translate_into_a_read_only_folder_exits_2(tmp_path, checkpoint, capsys):
+def test_translate_into_a_read_only_folder_exits_2(tmp_path, checkpoint, capsys, monkeypatch):
     import os
 
-    if os.geteuid() == 0:
-        pytest.skip(
-            "root may write into a read-only folder (os.access grants it), so the check cannot "
-            "fail; the unwritable-parent case above covers the exit path"
-        )
+    locked = tmp_path / "locked"
+    if os.geteuid() == 0:  # root may write anywhere: the folder is denied the way os.access would
+        granted = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and granted(p, mode))
     source = tmp_path / "in.h5"
     write_h5(source, {"spectra": np.random.default_rng(4).random((1, 24, 40), np.float32)}, {})
-    locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:

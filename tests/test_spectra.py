@@ -32,7 +32,10 @@ SMALL = Layout2D(n_pix=10, ei_mev=(25.0, 70.0, 140.0), chopper_hz=(300.0, 250.0,
 def reference(name: str) -> np.ndarray:
     path = SHARED / name
     if not path.exists():
-        pytest.skip(f"reference data {path} is absent")
+        pytest.skip(
+            f"reference data {path} is absent: the authors' arrays live in ../shared/data beside "
+            "the checkout, outside the project, and a clone elsewhere has none to compare with"
+        )
     return np.load(path)
 
 
