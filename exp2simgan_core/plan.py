@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Mapping
@@ -75,8 +76,6 @@ class Throughput:
 
 def machine_description() -> str:
     """The processor and the number of cores (and the GPU, if torch finds one)."""
-    import os
-
     import torch
 
     cpu = platform.processor() or platform.machine()
