@@ -129,13 +129,15 @@ def direction_distances(
     sets: Mapping[str, np.ndarray],
     settings: ApplicabilitySettings,
     device: str = "cpu",
-    alone: bool = False,
+    alone: Sequence[str] = (),
 ) -> DirectionDistances:
     """Distances of every set and the zones per set size, for one direction.
 
     ``sets`` must include the held-out set ``HELD_OUT[direction]`` and ``FAR_SETS``. Zones are
     calibrated for every set size present, under ``n_points`` (full draws above), and for single
-    spectra also when ``alone`` (spectra rated one at a time, as a user's measurements arrive).
+    spectra also when sets are named in ``alone`` (their spectra rated one at a time, as a user's
+    measurements arrive). Nearest-neighbour distances are computed for those sets and for sets
+    of one spectrum, the ones rated by them.
     """
     _check_sets(direction, sets)
     loaded = load_generator(Path(checkpoint), direction)
@@ -147,9 +149,10 @@ def direction_distances(
     far = {s: features[s] for s in FAR_SETS}
     held_out = features[HELD_OUT[direction]]
     sizes = {min(len(x), settings.n_points) for x in features.values()} | ({1} if alone else set())
+    rated_alone = {name for name, x in features.items() if len(x) == 1 or name in alone}
     return DirectionDistances(
         sinkhorn=distance_table(train, features, settings),
-        nearest={name: nearest_distances(train, x, settings) for name, x in features.items()},
+        nearest={name: nearest_distances(train, features[name], settings) for name in rated_alone},
         zones={
             size: sized_zones(train, held_out, far, size, settings, HELD_OUT[direction])
             for size in sorted(sizes)
@@ -158,10 +161,10 @@ def direction_distances(
 
 
 def _summary_row(
-    direction: str, name: str, measured: DirectionDistances, n_points: int, measure: str
+    direction: str, name: str, n: int, measured: DirectionDistances, n_points: int, measure: str
 ) -> dict:
-    """The summary row of one set: its mean Sinkhorn distance, or a single spectrum's nearest."""
-    n = len(measured.nearest[name])
+    """The summary row of a set of ``n`` spectra: its mean Sinkhorn distance, or a single
+    spectrum's nearest-neighbour distance."""
     if n == 1:
         distance = float(measured.nearest[name][0])
         row = {
@@ -212,10 +215,11 @@ def write_applicability(
     rows, alone_rows, all_zones = [], [], {}
     for direction, out in distance_files.items():
         measured = direction_distances(
-            checkpoint, direction, train_path, sets, settings, device, bool(alone)
+            checkpoint, direction, train_path, sets, settings, device, alone
         )
         rows += [
-            _summary_row(direction, name, measured, settings.n_points, measure) for name in sets
+            _summary_row(direction, name, len(x), measured, settings.n_points, measure)
+            for name, x in sets.items()
         ]
         for name in alone:
             for i, distance in enumerate(measured.nearest[name]):
