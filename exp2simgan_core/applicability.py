@@ -30,7 +30,6 @@ The repeats are solved together by ``exp2simgan_core.sinkhorn.transport_costs``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ import ot
 import torch
 import torch.nn.functional as F
 
+from exp2simgan_core import streams
 from exp2simgan_core.dataset import intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
@@ -189,14 +189,16 @@ def sinkhorn_distances(
     its draw (``draw_indices``), and all repeats are solved in one batch with regularisation
     ``regularisation(train_features, settings)``. Each value is <P, C>, the transport cost of the
     entropic optimal plan with uniform weights (>= the exact earth mover's cost, approaching it as
-    reg -> 0), in squared feature units. ``rng``: a Generator, a seed, or None for settings.seed.
+    reg -> 0), in squared feature units. ``rng``: a Generator, a seed, or None for the named stream
+    ``"applicability"`` under settings.seed.
 
     >>> sinkhorn_distances(train, held_out, ApplicabilitySettings(), rng=0)  # doctest: +SKIP
     """
     train, target = _check_pair(train_features, set_features)
     reg = regularisation(train, settings)
-    stream = np.random.default_rng(settings.seed if rng is None else rng)
-    train_idx, set_idx = draw_indices(len(train), len(target), settings, stream)
+    if rng is None:
+        rng = streams.rng(settings.seed, "applicability")
+    train_idx, set_idx = draw_indices(len(train), len(target), settings, np.random.default_rng(rng))
     cost = ot.dist(train, target, metric="sqeuclidean")  # (n_train, n_set)
     costs = torch.from_numpy(cost[train_idx[:, :, None], set_idx[:, None, :]])  # (R, k, m)
     return transport_costs(costs, reg, settings.tol, settings.max_iter).numpy()
@@ -220,8 +222,7 @@ def nearest_distances(
 
 def set_rng(seed: int, name: str) -> np.random.Generator:
     """Random stream of the target set ``name``: fixed by (seed, name), independent of others."""
-    key = int.from_bytes(hashlib.sha256(f"applicability/{name}".encode()).digest()[:8], "little")
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+    return streams.rng(seed, f"applicability/{name}")
 
 
 def distance_table(

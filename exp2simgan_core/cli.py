@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import streams
 from .io import DataFileError, check_writable, load_user_spectrum, read_h5, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
@@ -101,7 +102,7 @@ def _simulate(args: argparse.Namespace) -> None:
     )
     calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
     if args.params is None:  # a stable random draw from the training ranges
-        drawn = draw_spectra(calc, 1, np.random.default_rng(args.seed), progress=False)
+        drawn = draw_spectra(calc, 1, streams.rng(args.seed, "cli/simulate"), progress=False)
         params, unconv, conv = (x[0] for x in drawn[:3])
         spectrum = conv if args.kind == "convolved" else unconv
     elif args.kind == "unconvolved":  # spin waves at the pixel centres only

@@ -5,8 +5,8 @@ datasets 'convolved' and 'unconvolved' (n, rows, cols) float32, NaN where uncove
 (n, n_params) float64 in meV. Train and test files add 'label' (n,) int64, the index of the model
 class in their 'classes' attribute, and 'source_index' (n,) int64, the row in that class's file.
 
-Every random choice draws from ``numpy.random.SeedSequence(seed, spawn_key=(stream,))`` with one
-stream per stage, so the run's one seed fixes all of them and the stages stay independent.
+The train/test split draws from the named stream ``"dataset/split"``, the patch crops from
+``"dataset/patches"`` (``exp2simgan_core.streams``), so the run's one seed fixes both.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from exp2simgan_core import streams
 from exp2simgan_core.io import (
     DataFileError,
     H5Data,
@@ -35,8 +36,6 @@ log = logging.getLogger(__name__)
 FILL_VALUE = 0.0  # what an uncovered (NaN) pixel becomes before it enters a network
 INTENSITY_RULE = "spectrum / its mean over covered bins"  # what networks read (``normalised``)
 PER_SHARD_ATTRS = ("shard", "n_rejected_unstable")  # attributes that differ between shards
-_SPLIT_STREAM = 1
-_PATCH_STREAM = 2
 
 
 def fill_masked(x: np.ndarray) -> np.ndarray:
@@ -124,11 +123,6 @@ def network_input(x: np.ndarray, peak: float) -> np.ndarray:
         raise ValueError(f"peak must be a positive intensity, got {peak}")
     clipped = np.clip(normalised(x)[0], np.float32(0.0), np.float32(peak))
     return clipped / np.float32(peak) * np.float32(2.0) - np.float32(1.0)
-
-
-def stage_rng(seed: int, stream: int) -> np.random.Generator:
-    """Generator of one stage, independent of the others, fixed by the run's ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
 
 
 def shard_sizes(n_total: int, shard_size: int) -> list[int]:
@@ -224,7 +218,7 @@ def split_train_test(
         names.append(data.attrs["model"])
     if len(set(names)) != len(names):
         raise ValueError(f"split_train_test: model classes {names} repeat; give one file per class")
-    rng = stage_rng(seed, _SPLIT_STREAM)
+    rng = streams.rng(seed, "dataset/split")
     parts: dict[str, list[dict[str, np.ndarray]]] = {"train": [], "test": []}
     for label, data in enumerate(classes):
         n = _n_rows(data)
@@ -283,7 +277,7 @@ def extract_patches(
     if not 1 <= size <= min(spatial):
         shape = " x ".join(map(str, spatial))
         raise ValueError(f"patch size {size} does not fit spectra of {shape} bins")
-    rng = stage_rng(seed, _PATCH_STREAM)
+    rng = streams.rng(seed, "dataset/patches")
     index = rng.integers(0, n, size=n_patches)
     origin = np.stack([rng.integers(0, s - size + 1, size=n_patches) for s in spatial], axis=1)
     windows = [

@@ -33,6 +33,7 @@ from scipy.stats import binomtest
 from torch import nn
 from tqdm import tqdm
 
+from exp2simgan_core import streams
 from exp2simgan_core.dataset import INTENSITY_RULE, check_spectra, network_input, normalised
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
 from exp2simgan_core.version import code_version
@@ -309,10 +310,10 @@ def train_duq(
     peak = float(np.nanmax(normalised(spectra)[0]))
     if not peak > 0:
         raise ValueError(f"training spectra must have a positive maximum intensity, got {peak}")
-    rng = np.random.default_rng(settings.seed)
+    rng = streams.rng(settings.seed, "duq/batches")
     train_rows, val_rows = _validation_split(labels, len(names), settings.validation_fraction, rng)
     dev = torch.device(device)
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(streams.torch_seed(settings.seed, "duq/weights"))
     model = DuqNet(settings, len(names)).to(dev)
     optimiser = torch.optim.Adam(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay

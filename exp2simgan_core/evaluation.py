@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from exp2simgan_core import streams
 from exp2simgan_core.baselines import (
     BaselineSettings,
     richardson_lucy_spectra,
     wiener_spectra,
 )
-from exp2simgan_core.dataset import stage_rng
 from exp2simgan_core.duq import (
     DuqSettings,
     LoadedDuq,
@@ -47,7 +47,6 @@ from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.vocabulary import CLASSES, DOMAINS
 
 OOD_SETS = {"digits": digits_images, "photos": photo_images}
-_OOD_STREAM = 3  # stage_rng stream of the far-away sets (dataset.py uses 1 and 2)
 BASELINES = {"richardson_lucy": richardson_lucy_spectra, "wiener": wiener_spectra}
 # (trained_on, evaluated_on, the paper's accuracy as a fraction or None)
 ACCURACY_ROWS: tuple[tuple[str, str, float | None], ...] = (
@@ -97,7 +96,7 @@ def write_ood_set(
         raise ValueError(f"unknown far-away set {kind!r}; choose one of {sorted(OOD_SETS)}")
     check_writable(out_path)
     train = read_h5(train_path, required=("convolved",)).datasets["convolved"]
-    rng = stage_rng(seed, _OOD_STREAM + sorted(OOD_SETS).index(kind))
+    rng = streams.rng(seed, f"far_away/{kind}")
     images = OOD_SETS[kind](layout, n, rng, (0.0, float(np.nanmax(train))))
     write_h5(out_path, {"spectra": images}, {"kind": kind, "seed": seed})
 

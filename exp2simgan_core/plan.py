@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from exp2simgan_core import streams
 from exp2simgan_core.config import volume_gan_section, volume_spectrum_config
 from exp2simgan_core.simulate import SimulationSettings
 from exp2simgan_core.version import code_version
@@ -109,7 +110,7 @@ def _time_simulation(spectrum_section: Mapping[str, Any], seed: int) -> dict[str
         spec = get_model(model)
         calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
         start = time.perf_counter()
-        draw_spectra(calc, PAIRS_PER_MODEL, np.random.default_rng(seed), progress=False)
+        draw_spectra(calc, PAIRS_PER_MODEL, streams.rng(seed, f"plan/{model}"), progress=False)
         rates[model] = (time.perf_counter() - start) / PAIRS_PER_MODEL
     return rates
 
@@ -125,7 +126,7 @@ def _time_gan(section: Mapping[str, Any], seed: int, dims: int, device: str) -> 
 
     settings = gan_settings(section, seed, dims=dims)
     dev = torch.device(device)
-    torch.manual_seed(seed)
+    torch.manual_seed(streams.torch_seed(seed, "plan/gan"))
     model, optimisers, _ = build_training(settings, dev)
     lowpass = low_pass_fidelity(settings, DataScaling(1.0, 1.0, INTENSITY_RULE))  # random crops
     shape = (settings.batch_size, 1) + (settings.crop_size,) * dims
@@ -152,7 +153,7 @@ def _time_duq(config: Mapping[str, Any], shape: tuple[int, int], device: str) ->
 
     settings = duq_settings({**config["duq"], "epochs": 1}, config["seed"])
     n = 4 * settings.batch_size
-    rng = np.random.default_rng(config["seed"])
+    rng = streams.rng(config["seed"], "plan/duq")
     spectra = rng.random((n, *shape)).astype(np.float32)
     labels = np.arange(n) % len(CLASSES)
     start = time.perf_counter()

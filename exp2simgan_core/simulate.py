@@ -1,8 +1,8 @@
 """Bulk generation of spectrum data sets: sharded training pairs and the reference sets.
 
-Seeding: every shard draws from ``numpy.random.SeedSequence([seed, stream, shard])`` where
-``stream`` identifies the model class or reference set, so one config seed fixes every draw, a rerun
-is bitwise identical, and different shards or classes never share a random stream.
+Seeding: shard ``i`` of model class or reference set ``name`` draws from the named stream
+``streams.rng(seed, "simulate/<name>", i)``, so one config seed fixes every draw, a rerun is
+bitwise identical, and different shards or classes never share a random stream.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from . import streams
 from .io import check_writable, write_h5
 from .physics.experiment import ExperimentSettings, make_experiment_like
 from .physics.instrument import uncovered_mask, uncovered_volume
@@ -30,7 +31,6 @@ from .vocabulary import CLASSES
 log = logging.getLogger(__name__)
 
 REFERENCE_KINDS = ("experiment", "negative_control", "rb2mnf4")
-_STREAMS = {name: i for i, name in enumerate(CLASSES + REFERENCE_KINDS)}
 MAX_DRAWS_PER_SPECTRUM = 50  # give up when almost every draw of the ranges is unstable
 
 
@@ -84,9 +84,11 @@ def _build(cls, values: Mapping[str, Any], where: str):
     return cls(**values)
 
 
-def stream_rng(seed: int, stream: str, shard: int) -> np.random.Generator:
-    """Generator of one shard of one model class or reference set."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), _STREAMS[stream], int(shard)]))
+def stream_rng(seed: int, name: str, shard: int) -> np.random.Generator:
+    """Generator of shard ``shard`` of model class or reference set ``name``."""
+    if name not in CLASSES + REFERENCE_KINDS:
+        raise ValueError(f"no simulation stream {name!r}; known: {CLASSES + REFERENCE_KINDS}")
+    return streams.rng(seed, f"simulate/{name}", shard)
 
 
 def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, progress: bool = True):

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from exp2simgan_core import streams
 from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     LoadedGenerator,
@@ -100,7 +101,7 @@ def train_back_translation(
         )
     device = next(generator.parameters()).device
     optimiser = torch.optim.Adam(generator.parameters(), lr=settings.lr, betas=settings.betas)
-    rng = np.random.default_rng(settings.seed)
+    rng = streams.rng(settings.seed, "back_translation/pairs")
     generator.train()
     rows, running = [], []
     for iteration in tqdm(
@@ -145,7 +146,7 @@ def back_translate_checkpoint(
         unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
         sim2exp = load_generator(Path(selected), SIM2EXP)
         inputs, targets = pseudo_pairs(sim2exp, unconvolved, device)
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(streams.torch_seed(settings.seed, "back_translation/weights"))
         generator = GENERATORS[state["architecture"]["generator_name"]](
             sim2exp.generator.settings
         ).to(device)

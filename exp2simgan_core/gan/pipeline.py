@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from exp2simgan_core import streams
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator, save_atomically
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
@@ -137,11 +138,12 @@ def spectra_for(path: str | Path, direction: str) -> np.ndarray:
     )
 
 
-def _subset(spectra: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """At most ``n`` spectra, drawn without replacement in a seeded order."""
+def _subset(spectra: np.ndarray, n: int, seed: int, domain: str) -> np.ndarray:
+    """At most ``n`` spectra of ``domain``, drawn without replacement (stream "select/<domain>")."""
     if len(spectra) <= n:
         return spectra
-    idx = np.sort(np.random.default_rng(seed).choice(len(spectra), size=n, replace=False))
+    rng = streams.rng(seed, f"select/{domain}")
+    idx = np.sort(rng.choice(len(spectra), size=n, replace=False))
     return spectra[idx]
 
 
@@ -181,8 +183,8 @@ def select_from_run(
         path, scored = select_checkpoint(
             Path(run_dir),
             direction,
-            _subset(data[source], max_spectra, seed),
-            _subset(data[target], max_spectra, seed + 1),
+            _subset(data[source], max_spectra, seed, source),
+            _subset(data[target], max_spectra, seed, target),
             device=dev,
             inception=inception,
         )

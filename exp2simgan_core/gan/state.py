@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from exp2simgan_core import streams
 from exp2simgan_core.gan.checkpoint import (
     DataScaling,
     latest_checkpoint,
@@ -98,9 +99,9 @@ class TrainingState:
     def fresh(
         cls, settings: GanSettings, scaling: DataScaling, fingerprint: str, device: torch.device
     ) -> TrainingState:
-        """Networks drawn from the torch stream seeded with ``settings.seed``."""
-        torch.manual_seed(settings.seed)
-        rng = np.random.default_rng(settings.seed)
+        """Networks drawn from the named stream ``"gan/weights"``, crops from ``"gan/crops"``."""
+        torch.manual_seed(streams.torch_seed(settings.seed, "gan/weights"))
+        rng = streams.rng(settings.seed, "gan/crops")
         model, optimisers, schedulers = build_training(settings, device)
         return cls(settings, scaling, fingerprint, model, optimisers, schedulers, rng)
 
