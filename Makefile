@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -c constraints.txt -e '.[test]'
 	touch $@
 
-# After changing a pin in pyproject.toml: resolve without the old record, then record every version.
+# To move to newer versions inside pyproject.toml's ranges: resolve without the old record, then
+# record every installed version (the exact versions `make` installs and the results are made with).
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
 	{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.tmp
