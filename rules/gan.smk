@@ -14,6 +14,7 @@ rule train_gan:
         f"{LOGS}/train_gan.log",
     benchmark:
         f"{BENCHMARKS}/train_gan.tsv"
+    priority: 1  # the run's longest chain: started before the 3D GAN and the classifiers
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)
@@ -44,6 +45,7 @@ rule select_gan:
         f"{LOGS}/select_gan.log",
     benchmark:
         f"{BENCHMARKS}/select_gan.tsv"
+    priority: 1
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1  # torch: one intra-op thread (docs/cluster.md: --set-threads)

@@ -8,6 +8,7 @@ rule simulate_shard:
         f"{LOGS}/simulate_shard/{{model}}_{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/simulate_shard/{{model}}_{{shard}}.tsv"
+    priority: 1  # the 2D GAN waits for every shard (see train_gan)
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1

@@ -13,6 +13,7 @@ use rule simulate_shard as simulate_volume_shard with:
         f"{LOGS}/simulate_volume_shard/{{model}}_{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/simulate_volume_shard/{{model}}_{{shard}}.tsv"
+    priority: 0
     params:
         **recorded("seed", *VOLUME_SIMULATION_KEYS),
         n_spectra=lambda wildcards: VOLUME_SHARD_SIZES[int(wildcards.shard)],
@@ -73,6 +74,7 @@ use rule train_gan as train_gan3d with:
         f"{LOGS}/train_gan3d.log",
     benchmark:
         f"{BENCHMARKS}/train_gan3d.tsv"
+    priority: 0
     params:
         **recorded("seed", "gan", *VOLUME_GAN),
         gan=volume_gan_section(config),
@@ -96,6 +98,7 @@ use rule select_gan as select_gan3d with:
         f"{LOGS}/select_gan3d.log",
     benchmark:
         f"{BENCHMARKS}/select_gan3d.tsv"
+    priority: 0
     params:
         **recorded("seed", "gan", *VOLUME_GAN, "model_selection"),
         run_dir=f"{GAN3D}/run",
