@@ -25,10 +25,11 @@ from pathlib import Path
 
 import torch
 
-from exp2simgan_core.gan.back_translation import BackTranslationSettings, back_translate_checkpoint
+from exp2simgan_core.gan.back_translation import BackTranslationSettings
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
+from exp2simgan_core.stages.gan import back_translate_checkpoint
 
 
 def scores(checkpoint: Path, sets: dict[str, dict]) -> str:

@@ -22,9 +22,9 @@ import numpy as np
 from separability import settings_for, simulated
 
 from exp2simgan_core.duq import load_duq
-from exp2simgan_core.evaluation import accuracy_rows, paired_text
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.translate import translate_spectra
+from exp2simgan_core.stages.classify import accuracy_rows, paired_text
 from exp2simgan_core.vocabulary import CLASSES
 
 CLASSIFIERS = ("unconvolved", "convolved")

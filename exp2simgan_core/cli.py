@@ -198,7 +198,7 @@ def _read_translate_input(
         except (ValueError, OSError) as err:
             raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
         return _read_spectra(path, shape)
-    from .gan.pipeline import spectra_for
+    from .dataset import spectra_for
 
     return spectra_for(path, direction), {}
 
@@ -282,7 +282,7 @@ def _add_applicability(sub) -> None:
 
 def _applicability(args: argparse.Namespace) -> None:
     from .applicability import ApplicabilitySettings
-    from .applicability_stage import user_verdict
+    from .stages.applicability import user_verdict
 
     train = read_h5(args.train, required=("convolved",))
     shape = train.datasets["convolved"].shape[1:]

@@ -188,8 +188,8 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
     """
     # the GAN's settings and Inception need torch: imported here, after the schema has passed,
     # so that building the DAG and reporting a misspelled key do not wait for torch
-    from exp2simgan_core.gan.pipeline import gan_settings
     from exp2simgan_core.gan.select import load_inception
+    from exp2simgan_core.stages.gan import gan_settings
 
     messages = []
     size = config["patches"]["size"]

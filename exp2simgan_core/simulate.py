@@ -1,8 +1,9 @@
-"""Bulk generation of spectrum data sets: sharded training pairs and the reference sets.
+"""Simulation settings from the config, stable random draws of a model, and their streams.
 
 Seeding: shard ``i`` of model class or reference set ``name`` draws from the named stream
-``streams.rng(seed, "simulate/<name>", i)``, so one config seed fixes every draw, a rerun is
-bitwise identical, and different shards or classes never share a random stream.
+``streams.rng(seed, "simulate/<name>", i)`` (``stream_rng``), so one config seed fixes every draw,
+a rerun is bitwise identical, and different shards or classes never share a random stream. The
+files are written by ``exp2simgan_core.stages.simulate``.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from . import streams
-from .io import check_writable, write_h5
-from .physics.experiment import ExperimentSettings, make_experiment_like
+from .physics.experiment import ExperimentSettings
 from .physics.instrument import uncovered_mask, uncovered_volume
 from .physics.layout import Layout2D, Layout3D
 from .physics.lswt import UnstableStructureError
-from .physics.models import NEGATIVE_CONTROL_MODELS, get_model
 from .physics.spectra import SpectrumCalculator, SpectrumSettings
 from .vocabulary import CLASSES
 
@@ -117,101 +115,3 @@ def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, pro
         bar.update()
     bar.close()
     return np.array(params), np.stack(unconv), np.stack(conv), rejected
-
-
-def simulate_shard(
-    model: str,
-    n_spectra: int,
-    seed: int,
-    shard: int,
-    settings: SimulationSettings,
-    out_path: str | Path,
-    progress: bool = True,
-) -> None:
-    """Write ``n_spectra`` (unconvolved, convolved) pairs of a training class to ``out_path``.
-
-    Datasets: 'unconvolved', 'convolved' (n, *layout.shape) float32, NaN where uncovered;
-    'params' (n, 6) float64 in meV, in the order of the attribute 'param_names'.
-    """
-    if model not in CLASSES:
-        raise ValueError(f"unknown training model {model!r}; choose one of {CLASSES}")
-    if n_spectra < 1:
-        raise ValueError(f"n_spectra must be >= 1, got {n_spectra}")
-    check_writable(out_path)
-    spec = get_model(model)
-    calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
-    params, unconv, conv, rejected = draw_spectra(
-        calc, n_spectra, stream_rng(seed, model, shard), progress
-    )
-    attrs = _provenance(settings, seed, shard, model=model, param_names=list(spec.param_names))
-    write_h5(
-        out_path,
-        {"unconvolved": unconv, "convolved": conv, "params": params},
-        {**attrs, "n_rejected_unstable": rejected},
-    )
-
-
-def simulate_reference_set(
-    kind: str,
-    n_spectra: int,
-    seed: int,
-    settings: SimulationSettings,
-    out_path: str | Path,
-    progress: bool = True,
-) -> None:
-    """Write an experiment-like reference set: dataset 'spectra' (n, *layout.shape) float32.
-
-    * experiment: the Goodenough best fit, convolved, through the experiment model (the embedded
-      stand-in for the measured PCSMO spectrum; every spectrum is a new counting-noise draw);
-    * negative_control: each Ei row from another Hamiltonian (FM chain, square-lattice AFM,
-      alternating, random parameters), through the same experiment model;
-    * rb2mnf4: Rb2MnF4 around its published exchanges, through the experiment model.
-    """
-    if kind not in REFERENCE_KINDS:
-        raise ValueError(f"unknown reference set {kind!r}; choose one of {REFERENCE_KINDS}")
-    if n_spectra < 1:
-        raise ValueError(f"n_spectra must be >= 1, got {n_spectra}")
-    if isinstance(settings.layout, Layout3D):
-        raise ValueError("reference sets are defined for the 2D layout")
-    check_writable(out_path)
-    rng = stream_rng(seed, kind, 0)
-    clean, lattice_ab = _clean_reference(kind, n_spectra, rng, settings, progress)
-    uncovered = settings.uncovered(lattice_ab)
-    spectra = np.stack(
-        [
-            make_experiment_like(
-                c, settings.layout, uncovered, rng, settings.experiment, lattice_ab
-            )
-            for c in clean
-        ]
-    )
-    write_h5(
-        out_path, {"spectra": spectra.astype(np.float32)}, _provenance(settings, seed, 0, kind=kind)
-    )
-
-
-def _clean_reference(kind, n, rng, settings, progress):
-    """Noise-free convolved spectra of a reference set and the in-plane cell of their axes."""
-    spectrum = settings.spectrum
-    if kind == "experiment":
-        spec = get_model("goodenough")
-        _, conv = SpectrumCalculator(spec, spectrum).pair(spec.best_fit)
-        return [conv] * n, spec.lattice_ab
-    if kind == "rb2mnf4":
-        calc = SpectrumCalculator(get_model("rb2mnf4"), spectrum)
-        return list(draw_spectra(calc, n, rng, progress)[2]), calc.model.lattice_ab
-    calcs = [SpectrumCalculator(get_model(m), spectrum) for m in NEGATIVE_CONTROL_MODELS]
-    layout, out = settings.layout, []
-    n_pix, n_rows = layout.n_pix, len(layout.ei_mev)
-    for i in tqdm(range(n), desc="simulate negative control", disable=not progress):
-        rows = []
-        for r in range(n_rows):  # Ei row r from model (i + r) mod 2, a fresh draw each
-            conv = draw_spectra(calcs[(i + r) % len(calcs)], 1, rng, False)[2][0]
-            rows.append(conv[r * n_pix : (r + 1) * n_pix])
-        out.append(np.concatenate(rows))
-    # the experiment is measured in the PCSMO orientation: coverage in the PCSMO cell
-    return out, get_model("goodenough").lattice_ab
-
-
-def _provenance(settings: SimulationSettings, seed: int, shard: int, **extra) -> dict[str, Any]:
-    return {"seed": int(seed), "shard": int(shard), "settings": settings.to_dict(), **extra}

@@ -20,8 +20,8 @@ from exp2simgan_core.config import (
     spectrum_settings,
     volume_gan_section,
 )
-from exp2simgan_core.gan.pipeline import gan_settings
 from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages.gan import gan_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schema.yaml"
@@ -71,8 +71,8 @@ def test_the_settings_classes_default_to_the_schema():
     from exp2simgan_core.applicability import ApplicabilitySettings
     from exp2simgan_core.baselines import BaselineSettings
     from exp2simgan_core.duq import DuqSettings
-    from exp2simgan_core.evaluation import duq_settings
     from exp2simgan_core.gan.train import GanSettings
+    from exp2simgan_core.stages.classify import duq_settings
 
     defaults = with_defaults({})
     assert gan_settings(defaults["gan"], seed=0) == GanSettings()

@@ -9,18 +9,16 @@ import exp2simgan_core.dataset
 from exp2simgan_core.dataset import (
     FILL_VALUE,
     INTENSITY_RULE,
-    extract_patches,
     fill_masked,
-    import_user_spectrum,
     intensity_unit,
-    merge_shards,
     network_input,
     normalised,
     shard_sizes,
-    split_train_test,
 )
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.stages.patches import extract_patches
+from exp2simgan_core.stages.simulate import import_user_spectrum, merge_shards, split_train_test
 
 SHAPE = (12, 20)
 SETTINGS = {"spectrum": {"layout": {"n_pix": 4}}}

@@ -11,7 +11,6 @@ import torch
 from exp2simgan_core.gan.back_translation import (
     LOG_EVERY,
     BackTranslationSettings,
-    back_translate_checkpoint,
     pseudo_pairs,
     train_back_translation,
 )
@@ -20,6 +19,7 @@ from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings
 from exp2simgan_core.gan.train import GanSettings, train
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import write_h5
+from exp2simgan_core.stages.gan import back_translate_checkpoint
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 TINY = GanSettings(

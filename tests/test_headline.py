@@ -4,9 +4,9 @@ import csv
 
 import pytest
 
-from exp2simgan_core.applicability_stage import ALONE_COLUMNS
-from exp2simgan_core.evaluation import ACCURACY_COLUMNS, VERDICT_COLUMNS
 from exp2simgan_core.headline import BEGIN, END, headline_markdown, splice_readme
+from exp2simgan_core.stages.applicability import ALONE_COLUMNS
+from exp2simgan_core.stages.classify import ACCURACY_COLUMNS, VERDICT_COLUMNS
 
 
 def _csv(path, columns, rows):

@@ -4,11 +4,8 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.io import read_h5
-from exp2simgan_core.simulate import (
-    SimulationSettings,
-    simulate_reference_set,
-    simulate_shard,
-)
+from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages.simulate import simulate_reference_set, simulate_shard
 from exp2simgan_core.vocabulary import CLASSES
 
 TINY = {

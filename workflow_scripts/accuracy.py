@@ -1,7 +1,7 @@
 """The accuracy table of the paper, with the classical baselines, as CSV and Markdown."""
 
-from exp2simgan_core.evaluation import write_accuracy_table
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.classify import write_accuracy_table
 
 start_job(snakemake, uses_torch=True)
 

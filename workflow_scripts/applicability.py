@@ -1,8 +1,8 @@
 """Distances of every set to the training set in both directions; zones; the summary table."""
 
 from exp2simgan_core.applicability import ApplicabilitySettings
-from exp2simgan_core.applicability_stage import write_applicability
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.applicability import write_applicability
 from exp2simgan_core.util import resolve_device
 from exp2simgan_core.vocabulary import DIRECTIONS
 

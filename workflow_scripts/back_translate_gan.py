@@ -1,7 +1,8 @@
 """Train the Exp2Sim generator on the selected Sim2Exp generator's pseudo-pairs (or copy it)."""
 
-from exp2simgan_core.gan.back_translation import BackTranslationSettings, back_translate_checkpoint
+from exp2simgan_core.gan.back_translation import BackTranslationSettings
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.gan import back_translate_checkpoint
 from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)

@@ -2,8 +2,8 @@
 
 from exp2simgan_core.baselines import BaselineSettings
 from exp2simgan_core.config import spectrum_settings
-from exp2simgan_core.evaluation import deconvolve_baseline
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.classify import deconvolve_baseline
 
 start_job(snakemake)
 

@@ -1,7 +1,7 @@
 """Kernel values of the reference sets (raw and GAN-deconvolved) and their calibration."""
 
-from exp2simgan_core.evaluation import write_kernel_tables
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.classify import write_kernel_tables
 
 start_job(snakemake, uses_torch=True)
 

@@ -1,7 +1,7 @@
 """Crop random aligned patches of the training pairs for GAN training."""
 
-from exp2simgan_core.dataset import extract_patches
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.patches import extract_patches
 
 start_job(snakemake)
 

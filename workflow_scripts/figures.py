@@ -1,9 +1,9 @@
 """Draw the figure of this rule (its name) from its inputs; PDF and PNG."""
 
-from exp2simgan_core import figures
 from exp2simgan_core.config import spectrum_settings, volume_spectrum_config
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages import figures
 
 start_job(snakemake)
 

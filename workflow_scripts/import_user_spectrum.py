@@ -1,8 +1,8 @@
 """Check a user's spectrum (a 240 x 400 one rebinned into the run's layout), store it as HDF5."""
 
-from exp2simgan_core.dataset import import_user_spectrum
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages.simulate import import_user_spectrum
 
 start_job(snakemake)
 

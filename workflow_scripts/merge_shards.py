@@ -1,7 +1,7 @@
 """Concatenate the simulation shards of one model class."""
 
-from exp2simgan_core.dataset import merge_shards
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.simulate import merge_shards
 
 start_job(snakemake)
 

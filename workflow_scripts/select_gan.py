@@ -1,7 +1,7 @@
 """Score every saved checkpoint by the Frechet distance; keep the best as selected.pt."""
 
-from exp2simgan_core.gan.pipeline import select_from_run
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.gan import select_from_run
 
 start_job(snakemake, uses_torch=True)
 

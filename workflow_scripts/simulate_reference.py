@@ -1,7 +1,8 @@
 """Simulate one reference set: pseudo-experiment, negative control or Rb2MnF4."""
 
 from exp2simgan_core.jobs import start_job
-from exp2simgan_core.simulate import SimulationSettings, simulate_reference_set
+from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages.simulate import simulate_reference_set
 
 start_job(snakemake)
 

@@ -1,7 +1,8 @@
 """Simulate one shard of convolved/unconvolved training pairs of one model class."""
 
 from exp2simgan_core.jobs import start_job
-from exp2simgan_core.simulate import SimulationSettings, simulate_shard
+from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.stages.simulate import simulate_shard
 
 start_job(snakemake)
 

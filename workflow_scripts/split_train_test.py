@@ -1,7 +1,7 @@
 """Split the simulated spectra of all model classes into train and test sets."""
 
-from exp2simgan_core.dataset import split_train_test
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.simulate import split_train_test
 
 start_job(snakemake)
 

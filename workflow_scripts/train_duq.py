@@ -1,7 +1,7 @@
 """Train the DUQ classifier on one domain of the training spectra."""
 
-from exp2simgan_core.evaluation import duq_settings, train_classifier
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.classify import duq_settings, train_classifier
 from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)

@@ -1,7 +1,7 @@
 """Translate one data set in one direction with the rule's checkpoint."""
 
-from exp2simgan_core.gan.pipeline import translate_file
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.translate import translate_file
 
 start_job(snakemake, uses_torch=True)
 

@@ -1,7 +1,7 @@
 """PSNR/SSIM of the GAN's translations and the baselines' deconvolutions of the test pairs."""
 
-from exp2simgan_core.gan.pipeline import write_translation_quality
 from exp2simgan_core.jobs import start_job
+from exp2simgan_core.stages.translate import write_translation_quality
 
 start_job(snakemake)
 

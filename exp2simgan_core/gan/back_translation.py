@@ -24,9 +24,7 @@ the checkpoint's ``DataScaling``.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,14 +34,10 @@ from exp2simgan_core import streams
 from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     LoadedGenerator,
-    load_checkpoint,
-    load_generator,
-    save_atomically,
 )
-from exp2simgan_core.gan.networks import GENERATORS, ResnetGenerator, pad_to_multiple
+from exp2simgan_core.gan.networks import ResnetGenerator, pad_to_multiple
 from exp2simgan_core.gan.translate import translate_spectra
-from exp2simgan_core.io import check_writable, read_h5, write_csv
-from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM, SIM2EXP
+from exp2simgan_core.vocabulary import SIM2EXP
 
 LOG_EVERY = 50  # iterations per row of the loss log (mean MSE over them)
 
@@ -119,46 +113,3 @@ def train_back_translation(
             running = []
     generator.eval()
     return rows
-
-
-def back_translate_checkpoint(
-    selected: str | Path,
-    train_path: str | Path,
-    out_checkpoint: str | Path,
-    losses_csv: str | Path,
-    settings: BackTranslationSettings,
-    device: str = "cpu",
-    progress: bool = True,
-) -> None:
-    """Write ``out_checkpoint``: ``selected`` with its Exp2Sim generator back-translated.
-
-    ``train_path`` holds the training spectra ('unconvolved' is read; the true convolved ones
-    are not). With ``settings.iterations == 0`` the networks are copied unchanged and
-    ``train_path`` is not read (the workflow then runs the copy where Snakemake runs). The
-    checkpoint gains a 'back_translation' record (the settings); ``losses_csv`` gets (iteration,
-    mse) rows.
-    """
-    for out in (out_checkpoint, losses_csv):
-        check_writable(out)
-    state = load_checkpoint(Path(selected))
-    rows: list[tuple[int, float]] = []
-    if settings.iterations > 0:
-        unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
-        sim2exp = load_generator(Path(selected), SIM2EXP)
-        inputs, targets = pseudo_pairs(sim2exp, unconvolved, device)
-        torch.manual_seed(streams.torch_seed(settings.seed, "back_translation/weights"))
-        generator = GENERATORS[state["architecture"]["generator_name"]](
-            sim2exp.generator.settings
-        ).to(device)
-        rows = train_back_translation(inputs, targets, generator, settings, progress)
-        logging.info(
-            "back-translation: %d pseudo-pairs of %s, %d iterations, MSE %.4g -> %.4g",
-            len(inputs), tuple(inputs.shape[2:]), settings.iterations, rows[0][1], rows[-1][1],
-        )  # fmt: skip
-        state["networks"] = dict(state["networks"])
-        state["networks"][DIRECTIONS[EXP2SIM].generator] = {
-            k: v.cpu() for k, v in generator.state_dict().items()
-        }
-    state["back_translation"] = {**asdict(settings), "betas": list(settings.betas)}
-    save_atomically(state, Path(out_checkpoint))
-    write_csv(losses_csv, ("iteration", "mse"), [{"iteration": i, "mse": m} for i, m in rows])

@@ -1,7 +1,7 @@
 """Exp2SimGAN training: DCLGAN-style dual training with Adam, constant-then-linear LR, resumable.
 
 ``train`` takes the float patches of both domains (NaN filled with 0, each divided by its source
-spectrum's mean intensity, ``exp2simgan_core.dataset.extract_patches``), scales each domain by
+spectrum's mean intensity, ``exp2simgan_core.stages.patches.extract_patches``), scales each domain by
 ``DataScaling`` to [-1, 1], trains on random crops (no resizing) of independently drawn
 convolved and unconvolved patches (unpaired), logs every loss term to ``out_dir/losses.csv``
 and writes a checkpoint every ``checkpoint_every`` iterations (and at the end), each with the

@@ -1,48 +1,46 @@
-"""File-level GAN stages used by the workflow: train, select a checkpoint, translate, score.
+"""GAN stage (``rules/gan.smk``, reused 3D by ``rules/volume.smk``): train on the patches,
+select a checkpoint per direction, back-translate the selected Exp2Sim generator.
 
 The training run lives in its own folder (``run_dir``: ``checkpoints/`` and ``losses.csv``) that the
 workflow does not declare as an output, so a failed or killed job leaves it in place and the rerun
 resumes from the latest checkpoint; the declared outputs are copies made once training completes.
-
-Spectrum files: a data set's spectra are read from dataset 'spectra' when the file has one
-(reference sets, user spectra, translations), otherwise from the dataset of the direction's input
-domain ('convolved' for exp2sim, 'unconvolved' for sim2exp: the train and test files).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from exp2simgan_core import streams
 from exp2simgan_core.dataset import INTENSITY_RULE
+from exp2simgan_core.gan.back_translation import (
+    BackTranslationSettings,
+    pseudo_pairs,
+    train_back_translation,
+)
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator, save_atomically
 from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
 from exp2simgan_core.gan.select import load_inception, select_checkpoint
 from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
-from exp2simgan_core.gan.translate import translate_spectra, translation_quality
-from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_h5
+from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv
 from exp2simgan_core.util import atomic_path, resolve_device
-from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
-from exp2simgan_core.vocabulary import direction as get_direction
+from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS, EXP2SIM, SIM2EXP
+
+log = logging.getLogger(__name__)
 
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 SELECTION_DIRECTION = EXP2SIM  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
 SELECTION_COLUMNS = (
     "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
-)  # fmt: skip
-QUALITY_COLUMNS = (
-    "method",
-    "model_class", "direction", "n_spectra",
-    "psnr_before", "psnr_after", "ssim_before", "ssim_after",
-    "change_cosine", "change_size",
 )  # fmt: skip
 
 
@@ -125,19 +123,6 @@ def _copy_atomically(source: Path, target: Path) -> None:
         shutil.copy2(source, tmp)
 
 
-def spectra_for(path: str | Path, direction: str) -> np.ndarray:
-    """(n, *S) float32 spectra a ``direction`` reads from a project file (see module docstring)."""
-    source = get_direction(direction).source
-    datasets = read_h5(path).datasets
-    for name in ("spectra", source):
-        if name in datasets:
-            return datasets[name]
-    raise DataFileError(
-        f"{path}: needs a dataset 'spectra' or '{source}' for {direction} "
-        f"(it has: {', '.join(sorted(datasets)) or 'none'})"
-    )
-
-
 def _subset(spectra: np.ndarray, n: int, seed: int, domain: str) -> np.ndarray:
     """At most ``n`` spectra of ``domain``, drawn without replacement (stream "select/<domain>")."""
     if len(spectra) <= n:
@@ -208,69 +193,44 @@ def _write_selected(best: Mapping[str, Path], out: Path) -> None:
     save_atomically(state, out)
 
 
-def translate_file(
-    checkpoint: str | Path,
-    direction: str,
-    in_path: str | Path,
-    out_path: str | Path,
-    device: str = "auto",
+def back_translate_checkpoint(
+    selected: str | Path,
+    train_path: str | Path,
+    out_checkpoint: str | Path,
+    losses_csv: str | Path,
+    settings: BackTranslationSettings,
+    device: str = "cpu",
+    progress: bool = True,
 ) -> None:
-    """Translate the spectra of a project file; write 'spectra' (and 'label' if present)."""
-    check_writable(out_path)
-    spectra = spectra_for(in_path, direction)
-    loaded = load_generator(Path(checkpoint), direction)
-    translated = translate_spectra(loaded, spectra, device=resolve_device(device))
-    datasets = {"spectra": translated}
-    source = read_h5(in_path)
-    if "label" in source.datasets:
-        datasets["label"] = source.datasets["label"]
-    attrs = {
-        "direction": direction,
-        "checkpoint": Path(checkpoint).name,
-        "source": str(in_path),
-        "domain": loaded.output_domain,
-        **{k: source.attrs[k] for k in ("classes",) if k in source.attrs},
-    }
-    write_h5(out_path, datasets, attrs)
+    """Write ``out_checkpoint``: ``selected`` with its Exp2Sim generator back-translated.
 
-
-def write_translation_quality(
-    test_path: str | Path,
-    translated: Sequence[tuple[str, str, str | Path]],
-    table_csv: str | Path,
-) -> list[dict]:
-    """PSNR/SSIM before and after translation on the held-out pairs, per model class.
-
-    ``translated``: (method, direction, path) for each file holding 'spectra' that translate the
-    test file in that direction (the GAN's, or a classical deconvolution's for exp2sim). Exp2Sim
-    is scored against the true unconvolved spectra (before = the convolved input), Sim2Exp
-    against the true convolved ones (before = the unconvolved input). Writes and returns rows
-    with ``QUALITY_COLUMNS`` (per file: one per class, then 'all').
+    ``train_path`` holds the training spectra ('unconvolved' is read; the true convolved ones
+    are not). With ``settings.iterations == 0`` the networks are copied unchanged and
+    ``train_path`` is not read (the workflow then runs the copy where Snakemake runs). The
+    checkpoint gains a 'back_translation' record (the settings); ``losses_csv`` gets (iteration,
+    mse) rows.
     """
-    check_writable(table_csv)
-    test = read_h5(test_path, required=(*DOMAINS, "label"))
-    classes = list(test.attrs["classes"])
-    labels = test.datasets["label"]
-    groups = [(c, labels == i) for i, c in enumerate(classes)] + [("all", labels >= 0)]
-    rows = []
-    for method, direction, path in translated:
-        pred = read_h5(path, required=("spectra",)).datasets["spectra"]
-        named = get_direction(direction)
-        before, target = test.datasets[named.source], test.datasets[named.target]
-        if pred.shape != target.shape:
-            raise DataFileError(
-                f"{path}: shape {pred.shape} differs from the test set's {target.shape}"
-            )
-        for name, mask in groups:
-            quality = translation_quality(pred[mask], target[mask], before[mask])
-            rows.append(
-                {
-                    "method": method,
-                    "model_class": name,
-                    "direction": direction,
-                    "n_spectra": int(mask.sum()),
-                    **quality,
-                }
-            )
-    write_csv(table_csv, QUALITY_COLUMNS, rows)
-    return rows
+    for out in (out_checkpoint, losses_csv):
+        check_writable(out)
+    state = load_checkpoint(Path(selected))
+    rows: list[tuple[int, float]] = []
+    if settings.iterations > 0:
+        unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
+        sim2exp = load_generator(Path(selected), SIM2EXP)
+        inputs, targets = pseudo_pairs(sim2exp, unconvolved, device)
+        torch.manual_seed(streams.torch_seed(settings.seed, "back_translation/weights"))
+        generator = GENERATORS[state["architecture"]["generator_name"]](
+            sim2exp.generator.settings
+        ).to(device)
+        rows = train_back_translation(inputs, targets, generator, settings, progress)
+        log.info(
+            "back-translation: %d pseudo-pairs of %s, %d iterations, MSE %.4g -> %.4g",
+            len(inputs), tuple(inputs.shape[2:]), settings.iterations, rows[0][1], rows[-1][1],
+        )  # fmt: skip
+        state["networks"] = dict(state["networks"])
+        state["networks"][DIRECTIONS[EXP2SIM].generator] = {
+            k: v.cpu() for k, v in generator.state_dict().items()
+        }
+    state["back_translation"] = {**dataclasses.asdict(settings), "betas": list(settings.betas)}
+    save_atomically(state, Path(out_checkpoint))
+    write_csv(losses_csv, ("iteration", "mse"), [{"iteration": i, "mse": m} for i, m in rows])

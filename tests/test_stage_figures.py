@@ -1,17 +1,19 @@
-"""Tests of exp2simgan_core.figures: each make_* reads the workflow's files and saves PDF + PNG."""
+"""exp2simgan_core.stages.figures: each make_* reads the workflow's files and saves PDF + PNG."""
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.image import imread
 
-from exp2simgan_core import figures, plotting
+from exp2simgan_core import plotting
 from exp2simgan_core.applicability import ApplicabilitySettings, Zones, write_distances
-from exp2simgan_core.evaluation import ACCURACY_COLUMNS, KERNEL_COLUMNS
-from exp2simgan_core.gan.pipeline import QUALITY_COLUMNS, SELECTION_COLUMNS
 from exp2simgan_core.gan.train import LOSS_COLUMNS
 from exp2simgan_core.io import read_h5, write_csv, write_h5
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
+from exp2simgan_core.stages import figures
+from exp2simgan_core.stages.classify import ACCURACY_COLUMNS, KERNEL_COLUMNS
+from exp2simgan_core.stages.gan import SELECTION_COLUMNS
+from exp2simgan_core.stages.translate import QUALITY_COLUMNS
 
 LAYOUT = Layout2D(n_pix=8, n_ebins=4)  # 6 default Ei: 48 x 32 images
 LAYOUT3D = Layout3D(ei_mev=70.0, chopper_hz=250.0, n_pix=8, n_e=6)

@@ -1,4 +1,4 @@
-"""Tests of exp2simgan_core.applicability_stage: distance files, zones per set size, verdicts."""
+"""Tests of exp2simgan_core.stages.applicability: distance files, zones per set size, verdicts."""
 
 import csv
 import json
@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.applicability import ZONES, ApplicabilitySettings, read_distances
-from exp2simgan_core.applicability_stage import (
+from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.io import DataFileError, write_h5
+from exp2simgan_core.stages.applicability import (
     ALONE_COLUMNS,
     SUMMARY_COLUMNS,
     set_spectra,
     user_verdict,
     write_applicability,
 )
-from exp2simgan_core.gan.train import GanSettings, train
-from exp2simgan_core.io import DataFileError, write_h5
 from exp2simgan_core.vocabulary import DIRECTIONS as VOCABULARY_DIRECTIONS
 
 TINY_GAN = GanSettings(

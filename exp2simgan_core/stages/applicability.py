@@ -37,8 +37,8 @@ from exp2simgan_core.applicability import (
     write_distances,
     zone_of,
 )
+from exp2simgan_core.dataset import spectra_for
 from exp2simgan_core.gan.checkpoint import load_generator
-from exp2simgan_core.gan.pipeline import spectra_for
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_text
 from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
 from exp2simgan_core.vocabulary import direction as get_direction

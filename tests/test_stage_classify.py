@@ -1,4 +1,4 @@
-"""Tests of exp2simgan_core.evaluation: far-away sets, DUQ from files, baselines, tables."""
+"""Tests of exp2simgan_core.stages.classify: far-away sets, DUQ from files, baselines, tables."""
 
 import csv
 from dataclasses import replace
@@ -9,7 +9,9 @@ import torch
 
 from exp2simgan_core.baselines import BaselineSettings, richardson_lucy_spectra, wiener_spectra
 from exp2simgan_core.duq import DuqSettings, accuracy_with_ci, classify, load_duq
-from exp2simgan_core.evaluation import (
+from exp2simgan_core.io import read_h5, write_h5
+from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.stages.classify import (
     ACCURACY_COLUMNS,
     ACCURACY_ROWS,
     CALIBRATION_COLUMNS,
@@ -25,8 +27,6 @@ from exp2simgan_core.evaluation import (
     write_kernel_tables,
     write_ood_set,
 )
-from exp2simgan_core.io import read_h5, write_h5
-from exp2simgan_core.physics.layout import Layout2D
 
 LAYOUT = Layout2D(n_pix=8, n_ebins=4)  # 6 default Ei: 48 x 32 images
 CLASSES = ["dimer", "goodenough"]
