@@ -156,6 +156,7 @@ def in_schema_order(config: Any, schema: Mapping[str, Any]) -> Any:
     return config
 
 
+# The volume section's GAN keys: their schema is the gan section's ($ref); they override it.
 VOLUME_GAN_KEYS = (
     "ngf", "ndf", "n_layers_d", "crop_size", "n_epochs_constant", "n_epochs_decay",
     "checkpoint_every", "lowpass_weight",

@@ -9,6 +9,7 @@ import yaml
 from snakemake.utils import validate
 
 from exp2simgan_core.config import (
+    VOLUME_GAN_KEYS,
     ConfigError,
     check_config,
     check_config_file,
@@ -57,6 +58,23 @@ def test_the_3d_gan_takes_its_own_low_pass_weight():
     assert gan_settings(config["gan"], 0).loss_weights.lowpass == 10
     volume = gan_settings(volume_gan_section(config), 0, dims=3)
     assert (volume.loss_weights.lowpass, volume.crop_size) == (1, config["volume"]["crop_size"])
+
+
+def test_the_3d_gan_keys_are_those_whose_schema_is_the_gan_sections():
+    """Each 3D GAN key takes its type and range from the 2D key of the same name, and those
+    are exactly the keys volume_gan_section lays over the gan section."""
+    schema = load_schema(SCHEMA)
+    volume = schema["properties"]["volume"]["properties"]
+    referring = {k for k, p in volume.items() if "$ref" in p}
+    assert referring == set(VOLUME_GAN_KEYS)
+    for key in referring:
+        assert volume[key]["$ref"] == f"#/properties/gan/properties/{key}"
+        assert key in schema["properties"]["gan"]["properties"]
+    bad = {"volume": {"checkpoint_every": 0, "lowpass_weight": -1}}
+    assert sorted(m.split(":")[0] for m in config_errors(bad, schema)) == [
+        "volume.checkpoint_every",
+        "volume.lowpass_weight",
+    ]
 
 
 def test_paper_preset_is_the_schema_defaults_and_the_code_defaults():
@@ -121,7 +139,9 @@ def test_every_schema_enum_lists_its_registry():
 def test_every_schema_entry_is_described_typed_and_defaulted():
     def walk(node, where):
         assert "description" in node, f"{where}: no description"
-        assert "type" in node, f"{where}: no type"
+        assert "type" in node or "$ref" in node, f"{where}: no type (nor one by reference)"
+        if "$ref" in node:
+            return  # typed where it points
         if node["type"] == "object" and "properties" in node:
             assert node.get("additionalProperties") is False, f"{where}: accepts unknown keys"
             for key, child in node["properties"].items():
