@@ -39,7 +39,6 @@ from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomic
 from exp2simgan_core.version import code_version
 
 CHECKPOINT_KIND = "duq"
-LR_SCHEDULES = ("constant", "cosine")
 INITIAL_COUNT = 13.0  # N_c before training
 # Initial centroids e_c = m_c / N_c and matrices W_c: normal, standard deviation 0.05, as in the
 # DUQ reference code. Centroids of standard deviation 1 put every embedding so far from them that
@@ -59,8 +58,7 @@ class DuqSettings:
     length_scale: float = 0.1  # RBF kernel width, in units of z
     gamma: float = 0.999  # EMA factor of the centroids
     gradient_penalty: float = 0.5  # weight of the two-sided gradient penalty
-    lr: float = 1e-3  # Adam learning rate (the initial one under a cosine schedule)
-    lr_schedule: str = "constant"  # or "cosine": lr decays to 0 over all steps (LR_SCHEDULES)
+    lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 1e-4  # Adam L2 penalty
     epochs: int = 30
     batch_size: int = 32
@@ -96,7 +94,6 @@ class DuqSettings:
             ("gamma", 0.0 < self.gamma < 1.0, "in (0, 1)"),
             ("gradient_penalty", self.gradient_penalty >= 0, ">= 0"),
             ("lr", self.lr > 0, "> 0"),
-            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"one of {LR_SCHEDULES}"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("epochs", count(self.epochs), "an integer >= 1"),
             ("batch_size", count(self.batch_size), "an integer >= 1"),
@@ -321,13 +318,6 @@ def train_duq(
     optimiser = torch.optim.Adam(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
-    n_steps = settings.epochs * math.ceil(len(train_rows) / settings.batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser,
-        (lambda step: 0.5 * (1 + math.cos(math.pi * step / n_steps)))
-        if settings.lr_schedule == "cosine"
-        else (lambda step: 1.0),
-    )
     history: list[dict[str, float]] = []
     best: tuple[float, float] | None = None
     bar = tqdm(range(1, settings.epochs + 1), desc="DUQ", disable=not progress, unit="epoch")
@@ -336,10 +326,7 @@ def train_duq(
             order = rng.permutation(train_rows)
             steps = np.array_split(order, math.ceil(len(order) / settings.batch_size))
             terms = np.array(
-                [
-                    _train_step(model, optimiser, schedule, spectra[i], labels[i], peak, dev)
-                    for i in steps
-                ]
+                [_train_step(model, optimiser, spectra[i], labels[i], peak, dev) for i in steps]
             )  # (steps, 2): BCE, penalty
             bce, penalty = terms.mean(axis=0)
             kernels = _kernels(model, spectra[val_rows], peak, settings.batch_size, dev)
@@ -361,10 +348,8 @@ def train_duq(
     return DuqResult(classifier, tuple(history), selected)
 
 
-def _train_step(
-    model, optimiser, schedule, spectra, labels, peak: float, device
-) -> tuple[float, float]:
-    """One optimiser and schedule step and centroid update; returns (BCE, gradient penalty)."""
+def _train_step(model, optimiser, spectra, labels, peak: float, device) -> tuple[float, float]:
+    """One optimiser step and centroid update; returns (BCE, gradient penalty) of the batch."""
     model.train()
     x = torch.from_numpy(network_input(spectra, peak))[:, None].to(device)
     one_hot = F.one_hot(torch.from_numpy(labels).long(), model.n_classes).float().to(device)
@@ -376,7 +361,6 @@ def _train_step(
     optimiser.zero_grad()
     (bce + weight * penalty).backward()
     optimiser.step()
-    schedule.step()
     model.eval()
     model.update_centroids(x.detach(), one_hot)
     return float(bce.detach()), float(penalty.detach())

@@ -102,7 +102,6 @@ def test_the_settings_classes_default_to_the_schema():
 def test_every_schema_enum_lists_its_registry():
     """A choice offered in the schema is one the code has, and every choice the code has is
     offered: each enum equals the keys of the registry that resolves it."""
-    from exp2simgan_core.duq import LR_SCHEDULES
     from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, LOSS_WEIGHT_PRESETS
     from exp2simgan_core.gan.networks import DISCRIMINATORS, GENERATORS
     from exp2simgan_core.gan.train import PRECISIONS
@@ -120,7 +119,6 @@ def test_every_schema_enum_lists_its_registry():
         "gan.precision": PRECISIONS,
         "gan.device": DEVICES,
         "duq.device": DEVICES,
-        "duq.lr_schedule": LR_SCHEDULES,
     }
     enums = {}
 
