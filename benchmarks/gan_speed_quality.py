@@ -44,13 +44,11 @@ import yaml
 
 from exp2simgan_core.config import volume_gan_section
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
+from exp2simgan_core.gan.settings import gan_settings
 from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
-from exp2simgan_core.stages.gan import (
-    gan_settings,
-    select_from_run,
-)
+from exp2simgan_core.stages.gan import select_from_run
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 LR_SCALING = {"none": lambda b: 1.0, "sqrt": math.sqrt, "linear": float}

@@ -37,9 +37,9 @@ from exp2simgan_core.config import load_config_file
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling
 from exp2simgan_core.gan.networks import ResnetGenerator, translate_full
+from exp2simgan_core.gan.settings import GanSettings, gan_settings
 from exp2simgan_core.gan.state import build_training
-from exp2simgan_core.gan.train import GanSettings, low_pass_fidelity, train_step
-from exp2simgan_core.stages.gan import gan_settings
+from exp2simgan_core.gan.train import low_pass_fidelity, train_step
 
 PAPER = GanSettings(crop_size=256)  # ngf 64, 9 blocks, ndf 64, the authors' 256 x 256 crops
 DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)

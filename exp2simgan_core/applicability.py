@@ -42,7 +42,8 @@ import torch.nn.functional as F
 from exp2simgan_core import streams
 from exp2simgan_core.dataset import intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
-from exp2simgan_core.gan.networks import MIN_FULL_SIZE, N_DOWNSAMPLING
+from exp2simgan_core.gan.networks import MIN_FULL_SIZE
+from exp2simgan_core.gan.settings import N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.sinkhorn import transport_costs
 from exp2simgan_core.util import evaluating

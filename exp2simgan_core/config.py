@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from exp2simgan_core.gan.settings import gan_settings
 from exp2simgan_core.io import DataFileError, read_user_spectrum
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.simulate import SimulationSettings
@@ -187,11 +188,6 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
     (a user spectrum in the paper's 240 x 400 layout is rebinned into it). Each user spectrum is
     loaded and checked here, so that a bad file stops the run before hours of simulation.
     """
-    # the GAN's settings and Inception need torch: imported here, after the schema has passed,
-    # so that building the DAG and reporting a misspelled key do not wait for torch
-    from exp2simgan_core.gan.select import load_inception
-    from exp2simgan_core.stages.gan import gan_settings
-
     messages = []
     size = config["patches"]["size"]
     spectrum_shape = layout.shape
@@ -229,6 +225,8 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
         messages.append(f"volume: {err}")
     weights = config["model_selection"]["inception_weights"]
     if weights is not None:
+        from exp2simgan_core.gan.select import load_inception  # torch: only when a file is named
+
         try:
             load_inception(weights)
         except ValueError as err:

@@ -120,9 +120,9 @@ def _time_gan(section: Mapping[str, Any], seed: int, dims: int, device: str) -> 
 
     from exp2simgan_core.dataset import INTENSITY_RULE
     from exp2simgan_core.gan.checkpoint import DataScaling
+    from exp2simgan_core.gan.settings import gan_settings
     from exp2simgan_core.gan.state import build_training
     from exp2simgan_core.gan.train import low_pass_fidelity, train_step
-    from exp2simgan_core.stages.gan import gan_settings
 
     settings = gan_settings(section, seed, dims=dims)
     dev = torch.device(device)

@@ -32,7 +32,8 @@ from exp2simgan_core.applicability import (
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator
 from exp2simgan_core.gan.layers import Downsample, ResnetBlock
-from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
+from exp2simgan_core.gan.networks import ResnetGenerator
+from exp2simgan_core.gan.settings import GeneratorSettings
 from exp2simgan_core.sinkhorn import MAX_KERNEL_EXPONENT, SOLVER_THREADS
 
 SMALL = ApplicabilitySettings(n_repeats=30, n_points=8, seed=3)

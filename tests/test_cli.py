@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.cli import main
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.settings import GanSettings
+from exp2simgan_core.gan.train import train
 from exp2simgan_core.io import PAPER_LAYOUT, read_h5, write_h5
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.rebin import rebin_image

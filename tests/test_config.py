@@ -21,8 +21,8 @@ from exp2simgan_core.config import (
     spectrum_settings,
     volume_gan_section,
 )
+from exp2simgan_core.gan.settings import gan_settings
 from exp2simgan_core.simulate import SimulationSettings
-from exp2simgan_core.stages.gan import gan_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schema.yaml"
@@ -89,7 +89,7 @@ def test_the_settings_classes_default_to_the_schema():
     from exp2simgan_core.applicability import ApplicabilitySettings
     from exp2simgan_core.baselines import BaselineSettings
     from exp2simgan_core.duq import DuqSettings
-    from exp2simgan_core.gan.train import GanSettings
+    from exp2simgan_core.gan.settings import GanSettings
     from exp2simgan_core.stages.classify import duq_settings
 
     defaults = with_defaults({})
@@ -102,9 +102,9 @@ def test_the_settings_classes_default_to_the_schema():
 def test_every_schema_enum_lists_its_registry():
     """A choice offered in the schema is one the code has, and every choice the code has is
     offered: each enum equals the keys of the registry that resolves it."""
-    from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES, LOSS_WEIGHT_PRESETS
+    from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES
     from exp2simgan_core.gan.networks import DISCRIMINATORS, GENERATORS
-    from exp2simgan_core.gan.train import PRECISIONS
+    from exp2simgan_core.gan.settings import LOSS_WEIGHT_PRESETS, PRECISIONS
     from exp2simgan_core.physics.spectra import CONVENTIONS, UNCONVOLVED
     from exp2simgan_core.util import DEVICES
 

@@ -15,8 +15,9 @@ from exp2simgan_core.gan.back_translation import (
     train_back_translation,
 )
 from exp2simgan_core.gan.checkpoint import load_generator
-from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.networks import GENERATORS
+from exp2simgan_core.gan.settings import GanSettings, GeneratorSettings
+from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.io import write_h5
 from exp2simgan_core.stages.gan import back_translate_checkpoint

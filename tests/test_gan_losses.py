@@ -8,11 +8,7 @@ import torch.nn.functional as F
 
 from exp2simgan_core.gan.losses import (
     ADVERSARIAL_LOSSES,
-    AUTHORS_RELEASED,
-    LOSS_WEIGHT_PRESETS,
     NCE_DIAGONAL_FILL,
-    PAPER_TEXT,
-    LossWeights,
     LowPassFidelity,
     auxiliary_loss,
     gaussian_lowpass,
@@ -20,6 +16,12 @@ from exp2simgan_core.gan.losses import (
     identity_loss,
     lsgan_loss,
     patch_nce_loss,
+)
+from exp2simgan_core.gan.settings import (
+    AUTHORS_RELEASED,
+    LOSS_WEIGHT_PRESETS,
+    PAPER_TEXT,
+    LossWeights,
 )
 
 TOL = 1e-5

@@ -5,9 +5,14 @@ import dataclasses
 import pytest
 import torch
 
-from exp2simgan_core.gan.losses import AUTHORS_RELEASED, PAPER_TEXT, LowPassFidelity
+from exp2simgan_core.gan.losses import LowPassFidelity
 from exp2simgan_core.gan.model import DualGan
-from exp2simgan_core.gan.networks import DiscriminatorSettings, GeneratorSettings
+from exp2simgan_core.gan.settings import (
+    AUTHORS_RELEASED,
+    PAPER_TEXT,
+    DiscriminatorSettings,
+    GeneratorSettings,
+)
 
 
 @pytest.fixture(scope="module")

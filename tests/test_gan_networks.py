@@ -13,17 +13,19 @@ from exp2simgan_core.gan.layers import (
 from exp2simgan_core.gan.networks import (
     DISCRIMINATORS,
     GENERATORS,
-    DiscriminatorSettings,
-    GeneratorSettings,
     PatchGanDiscriminator,
     PatchSampleMLP,
     ResnetGenerator,
     count_parameters,
-    patchgan_output_size,
     translate_full,
 )
+from exp2simgan_core.gan.settings import (
+    DiscriminatorSettings,
+    GanSettings,
+    GeneratorSettings,
+    patchgan_output_size,
+)
 from exp2simgan_core.gan.state import build_training
-from exp2simgan_core.gan.train import GanSettings
 
 PAPER_GENERATOR_PARAMETERS = 11_365_633  # the authors' network, one channel in and out
 PAPER_DISCRIMINATOR_PARAMETERS = 2_770_882

@@ -14,7 +14,8 @@ from exp2simgan_core.gan.select import (
     load_inception,
     select_checkpoint,
 )
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.settings import GanSettings
+from exp2simgan_core.gan.train import train
 
 TINY = GanSettings(
     ngf=4, n_blocks=1, ndf=4, nce_layers=(0, 4, 8, 12), num_patches=16, mlp_dim=16,

@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from exp2simgan_core.gan.checkpoint import latest_checkpoint, load_checkpoint, load_generator
-from exp2simgan_core.gan.losses import AUTHORS_RELEASED
-from exp2simgan_core.gan.networks import GeneratorSettings, translate_full
+from exp2simgan_core.gan.networks import translate_full
+from exp2simgan_core.gan.settings import AUTHORS_RELEASED, GanSettings, GeneratorSettings
 from exp2simgan_core.gan.state import set_aside_other_run
 from exp2simgan_core.gan.train import (
     LOSS_COLUMNS,
     LOSS_LOG,
-    GanSettings,
     data_fingerprint,
     data_scaling,
     random_crops,

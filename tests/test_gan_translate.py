@@ -9,8 +9,9 @@ import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator, load_generator
-from exp2simgan_core.gan.networks import GeneratorSettings, ResnetGenerator
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.networks import ResnetGenerator
+from exp2simgan_core.gan.settings import GanSettings, GeneratorSettings
+from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import change_agreement, translate_spectra, translation_quality
 
 translate_module = importlib.import_module("exp2simgan_core.gan.translate")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.applicability import ZONES, ApplicabilitySettings, read_distances
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.settings import GanSettings
+from exp2simgan_core.gan.train import train
 from exp2simgan_core.io import DataFileError, write_h5
 from exp2simgan_core.stages.applicability import (
     ALONE_COLUMNS,

@@ -9,15 +9,10 @@ import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE, spectra_for
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
-from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
-from exp2simgan_core.gan.train import GanSettings, train
+from exp2simgan_core.gan.settings import LOSS_WEIGHT_PRESETS, GanSettings, gan_settings
+from exp2simgan_core.gan.train import train
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
-from exp2simgan_core.stages.gan import (
-    SELECTION_COLUMNS,
-    gan_settings,
-    select_from_run,
-    train_from_patches,
-)
+from exp2simgan_core.stages.gan import SELECTION_COLUMNS, select_from_run, train_from_patches
 from exp2simgan_core.stages.translate import (
     QUALITY_COLUMNS,
     translate_file,

@@ -19,7 +19,7 @@ import torch
 import yaml
 from snakemake.utils import validate
 
-from exp2simgan_core.config import spectrum_settings
+from exp2simgan_core.config import merged, spectrum_settings
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.io import read_h5
 from exp2simgan_core.physics.models import get_model
@@ -31,7 +31,7 @@ pytestmark = (
     pytest.mark.slow
 )  # every test starts snakemake: seconds for a dry run, minutes for a run
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ("config", "demo", "smoke")
+PRESETS = ("config", "demo", "smoke", "gpu_fast", "paper_cpu")  # every preset in config/
 STAGES = {
     "simulate_shard",
     "merge_shards",
@@ -82,14 +82,15 @@ def test_dry_run_of_every_preset_has_every_stage(name, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     counts = job_counts(result)
-    sim = load_preset(name)["simulation"]
+    config = merged(load_preset("config"), load_preset(name))  # as laid over config.yaml
+    sim = config["simulation"]
     n_shards = math.ceil(sim["n_per_model"] / sim["shard_size"])
     assert set(counts) >= STAGES
     assert counts["simulate_shard"] == len(CLASSES) * n_shards
     assert counts["merge_shards"] == len(CLASSES)
     assert counts["simulate_reference"] == len(REFERENCE_KINDS)
     assert counts["split_train_test"] == counts["extract_patches"] == 1
-    volume = load_preset(name).get("volume", {"n_per_model": 500, "shard_size": 25})
+    volume = {"n_per_model": 500, "shard_size": 25, **config.get("volume", {})}
     n_volume_shards = math.ceil(volume["n_per_model"] / volume["shard_size"])
     assert counts["simulate_volume_shard"] == len(CLASSES) * n_volume_shards
     assert counts["train_gan"] == counts["train_gan3d"] == counts["fig6"] == 1

@@ -1,7 +1,8 @@
 """Train (or resume) Exp2SimGAN on the patches; copy the final checkpoint and loss log."""
 
+from exp2simgan_core.gan.settings import gan_settings
 from exp2simgan_core.jobs import start_job
-from exp2simgan_core.stages.gan import gan_settings, train_from_patches
+from exp2simgan_core.stages.gan import train_from_patches
 
 start_job(snakemake, uses_torch=True)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE
-from exp2simgan_core.gan.networks import GENERATORS, GeneratorSettings, ResnetGenerator
+from exp2simgan_core.gan.networks import GENERATORS, ResnetGenerator
+from exp2simgan_core.gan.settings import GeneratorSettings
 from exp2simgan_core.provenance import input_problem, output_attrs
 from exp2simgan_core.util import atomic_path
 from exp2simgan_core.vocabulary import direction as get_direction
@@ -63,11 +63,6 @@ class LoadedGenerator:
     input_domain: str
     output_domain: str
     scaling: DataScaling
-
-
-def architecture_record(generator_name: str, generator: GeneratorSettings, **extra: Any) -> dict:
-    """What a checkpoint must match to be loaded: registry names and network shapes."""
-    return {"generator_name": generator_name, "generator": asdict(generator), **extra}
 
 
 def checkpoint_path(out_dir: Path, iteration: int) -> Path:

@@ -23,36 +23,6 @@ NCE_TEMPERATURE = 0.07  # the paper's T
 NCE_DIAGONAL_FILL = -10.0  # CUT's value for the masked self-similarity among the negatives
 
 
-@dataclass(frozen=True)
-class LossWeights:
-    """Weights of the generator objective GAN + NCE + identity (+ auxiliary).
-
-    ``aux`` weights the auxiliary MSE in the discriminator objective and, when ``aux_in_generator``,
-    also in the generator objective (the generator then asks the target-domain discriminator to
-    classify its output as that domain). ``cycle`` (not in the paper, 0 there) weights CycleGAN's
-    cycle consistency, the L1 distance between each real crop and its translation translated back:
-    the Sim2Exp generator then acts as the learned forward (resolution) model that Exp2Sim's
-    output must reproduce its input through. ``lowpass`` (not in the paper, 0 there) weights
-    ``LowPassFidelity``.
-    """
-
-    gan: float = 1.0
-    nce: float = 4.0
-    idt: float = 2.0
-    aux: float = 1.0
-    aux_in_generator: bool = True
-    cycle: float = 0.0
-    lowpass: float = 0.0
-
-
-PAPER_TEXT = LossWeights()  # GAN : NCE : IDT : AUX = 1 : 4 : 2 : 1, as written in the paper
-AUTHORS_RELEASED = LossWeights(gan=1.0, nce=2.0, idt=1.0, aux=1.0, aux_in_generator=False)
-LOSS_WEIGHT_PRESETS: dict[str, LossWeights] = {
-    "paper_text": PAPER_TEXT,
-    "authors_released": AUTHORS_RELEASED,
-}
-
-
 def lsgan_loss(scores: torch.Tensor, target_is_real: bool, for_discriminator: bool) -> torch.Tensor:
     """Least-squares GAN: mean (s - 1)^2 for real targets, mean s^2 for fake; same for G and D.
 

@@ -24,21 +24,14 @@ from torch import nn
 
 from exp2simgan_core.gan.losses import (
     ADVERSARIAL_LOSSES,
-    LossWeights,
     LowPassFidelity,
     auxiliary_loss,
     identity_loss,
     patch_nce_loss,
     real_fake_scores,
 )
-from exp2simgan_core.gan.networks import (
-    DISCRIMINATORS,
-    GENERATORS,
-    DiscriminatorSettings,
-    GeneratorSettings,
-    PatchSampleMLP,
-    ResnetGenerator,
-)
+from exp2simgan_core.gan.networks import DISCRIMINATORS, GENERATORS, PatchSampleMLP, ResnetGenerator
+from exp2simgan_core.gan.settings import DiscriminatorSettings, GeneratorSettings, LossWeights
 
 GENERATOR_LOSS_TERMS = ("g_gan", "g_nce", "g_idt", "g_cyc", "g_lowpass", "g_aux", "g_total")
 DISCRIMINATOR_LOSS_TERMS = ("d_gan", "d_aux", "d_total")

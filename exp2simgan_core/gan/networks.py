@@ -20,8 +20,6 @@ ReflectionPad(3), Conv7 ngf->out and Tanh. The feature of layer i is the output 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,34 +34,15 @@ from exp2simgan_core.gan.layers import (
     instance_norm,
     reflection_pad,
 )
+from exp2simgan_core.gan.settings import (
+    N_DOWNSAMPLING,
+    SIZE_MULTIPLE,
+    DiscriminatorSettings,
+    GeneratorSettings,
+)
 from exp2simgan_core.util import evaluating
 
-N_DOWNSAMPLING = 2
-SIZE_MULTIPLE = 2**N_DOWNSAMPLING  # spatial sizes the generator maps onto themselves
 MIN_FULL_SIZE = 5  # smallest axis translate_full accepts: padded to 8, 2 bins at the bottleneck
-
-
-@dataclass(frozen=True)
-class GeneratorSettings:
-    """ResNet generator shape. Paper: dims 2 or 3, ngf 64, n_blocks 9, one channel in and out."""
-
-    dims: int = 2
-    ngf: int = 64  # filters of the first conv; doubled at each of the 2 down-samplings
-    n_blocks: int = 9  # residual blocks at 1/4 resolution
-    input_nc: int = 1
-    output_nc: int = 1
-    residual: bool = False  # output clamp(x + net(x), -1, 1): a correction of the input
-
-
-@dataclass(frozen=True)
-class DiscriminatorSettings:
-    """PatchGAN shape. Paper: ndf 64, 3 layers, one input channel, two output channels."""
-
-    dims: int = 2
-    ndf: int = 64
-    n_layers: int = 3
-    input_nc: int = 1
-    output_nc: int = 2  # channel 0: real/fake score, channel 1: auxiliary domain class
 
 
 class ResnetGenerator(nn.Module):
@@ -122,7 +101,7 @@ class ResnetGenerator(nn.Module):
     @property
     def n_encoder_layers(self) -> int:
         """Number of valid encoder layer indices: stem, down-sampling and residual blocks."""
-        return 4 + 4 * N_DOWNSAMPLING + self.settings.n_blocks
+        return self.settings.n_encoder_layers
 
     def layer_channels(self, layer: int) -> int:
         """Channels of the feature returned by ``encode`` for ``layer``."""
@@ -187,13 +166,6 @@ class ResnetGenerator(nn.Module):
             if stop and i == layers[-1]:
                 break
         return x, feats
-
-
-def patchgan_output_size(size: int, n_layers: int) -> int:
-    """Spatial size of the PatchGAN score map for an input axis of ``size`` bins (0: too small)."""
-    for _ in range(n_layers):
-        size = -(-(size - 1) // 2)  # conv4 pad 1 loses a bin, Downsample halves rounding up
-    return max(size - 2, 0)  # two final conv4 pad 1 layers
 
 
 class PatchGanDiscriminator(nn.Module):

@@ -32,7 +32,7 @@ from exp2simgan_core.provenance import input_problem
 from exp2simgan_core.version import code_version
 
 if TYPE_CHECKING:
-    from exp2simgan_core.gan.train import GanSettings
+    from exp2simgan_core.gan.settings import GanSettings
 
 
 def lr_lambda(n_constant: int, n_decay: int) -> Callable[[int], float]:

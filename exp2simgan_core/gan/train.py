@@ -1,7 +1,7 @@
 """Exp2SimGAN training: DCLGAN-style dual training with Adam, constant-then-linear LR, resumable.
 
 ``train`` takes the float patches of both domains (NaN filled with 0, each divided by its source
-spectrum's mean intensity, ``exp2simgan_core.stages.patches.extract_patches``), scales each domain by
+spectrum's mean intensity, ``stages.patches.extract_patches``), scales each domain by
 ``DataScaling`` to [-1, 1], trains on random crops (no resizing) of independently drawn
 convolved and unconvolved patches (unpaired), logs every loss term to ``out_dir/losses.csv``
 and writes a checkpoint every ``checkpoint_every`` iterations (and at the end), each with the
@@ -17,7 +17,7 @@ import csv
 import functools
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,106 +27,23 @@ from tqdm import tqdm
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import (
     DataScaling,
-    architecture_record,
     checkpoint_path,
     latest_checkpoint,
     save_atomically,
 )
 from exp2simgan_core.gan.losses import (
-    ADVERSARIAL_LOSSES,
-    PAPER_TEXT,
-    LossWeights,
     LowPassFidelity,
 )
 from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
-from exp2simgan_core.gan.networks import (
-    SIZE_MULTIPLE,
-    DiscriminatorSettings,
-    GeneratorSettings,
-    patchgan_output_size,
-)
+from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.gan.state import TrainingState, set_aside_other_run
 from exp2simgan_core.io import write_h5
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 LOSS_LOG = "losses.csv"
-PRECISIONS = ("fp32", "bf16")
 SAMPLE_DIR = "samples"  # translations of fixed crops at every checkpoint: samples/iter_X.h5
 N_SAMPLES = 4  # fixed crops per domain
 LOSS_COLUMNS = ("iteration", *GENERATOR_LOSS_TERMS, *DISCRIMINATOR_LOSS_TERMS, "lr")
-
-
-@dataclass(frozen=True)
-class GanSettings:
-    """Everything that defines a training run. Defaults are the paper's networks, losses and
-    optimiser (2D) and equal config/schema.yaml's (tests/test_config.py): crops of 128, the
-    paper preset's patch size (the authors cropped 256)."""
-
-    dims: int = 2
-    generator: str = "resnet"
-    discriminator: str = "patchgan"
-    ngf: int = 64
-    n_blocks: int = 9
-    residual: bool = False  # generators output clamp(x + net(x)); see ResnetGenerator
-    ndf: int = 64
-    n_layers_d: int = 3
-    nce_layers: tuple[int, ...] = (4, 8, 12, 16)  # ResnetGenerator.model indices (DCLGAN's)
-    num_patches: int = 256
-    mlp_dim: int = 256
-    nce_t: float = 0.07
-    gan_mode: str = "lsgan"  # key of ADVERSARIAL_LOSSES
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    batch_size: int = 1
-    n_epochs_constant: int = 200  # epochs at lr
-    n_epochs_decay: int = 200  # epochs of linear decay towards 0
-    crop_size: int = 128  # bins along every spatial axis; a multiple of 4
-    loss_weights: LossWeights = field(default_factory=lambda: PAPER_TEXT)
-    seed: int = 0
-    checkpoint_every: int = 50000  # iterations
-    precision: str = "fp32"  # "bf16": forward passes and losses under bfloat16 autocast
-    channels_last: bool = False  # 2D only: NHWC memory layout (faster convolutions on GPUs)
-    compile: bool = False  # torch.compile the generators and discriminators in place
-    lowpass_sigma: float = 2.0  # pixels; LowPassFidelity, used when loss_weights.lowpass > 0
-
-    def generator_settings(self) -> GeneratorSettings:
-        return GeneratorSettings(
-            dims=self.dims, ngf=self.ngf, n_blocks=self.n_blocks, residual=self.residual
-        )
-
-    def discriminator_settings(self) -> DiscriminatorSettings:
-        return DiscriminatorSettings(dims=self.dims, ndf=self.ndf, n_layers=self.n_layers_d)
-
-    def architecture(self) -> dict:
-        """The record a checkpoint stores and a resume or load must match."""
-        return architecture_record(
-            self.generator,
-            self.generator_settings(),
-            discriminator_name=self.discriminator,
-            discriminator=asdict(self.discriminator_settings()),
-            nce_layers=list(self.nce_layers),
-            mlp_dim=self.mlp_dim,
-        )
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first setting that cannot work."""
-        if self.gan_mode not in ADVERSARIAL_LOSSES:
-            raise ValueError(f"gan_mode {self.gan_mode!r} not in {sorted(ADVERSARIAL_LOSSES)}")
-        if self.crop_size % SIZE_MULTIPLE:
-            raise ValueError(f"crop_size {self.crop_size} must be a multiple of {SIZE_MULTIPLE}")
-        if patchgan_output_size(self.crop_size, self.n_layers_d) < 1:
-            raise ValueError(
-                f"crop_size {self.crop_size} is too small for a {self.n_layers_d}-layer PatchGAN"
-            )
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r} not in {PRECISIONS}")
-        if self.checkpoint_every < 1 or self.batch_size < 1:
-            raise ValueError("checkpoint_every and batch_size must be positive")
-        if not (self.lowpass_sigma > 0 and math.ceil(3 * self.lowpass_sigma) < self.crop_size):
-            raise ValueError(
-                f"lowpass_sigma {self.lowpass_sigma} must be positive, its kernel radius "
-                f"(3 sigma, rounded up) below crop_size ({self.crop_size})"
-            )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from exp2simgan_core.dataset import fill_masked, intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
-from exp2simgan_core.gan.networks import MIN_FULL_SIZE, SIZE_MULTIPLE, translate_full
+from exp2simgan_core.gan.networks import MIN_FULL_SIZE, translate_full
+from exp2simgan_core.gan.settings import SIZE_MULTIPLE
 from exp2simgan_core.io import NEGATIVE_TOLERANCE
 
 CHANGE_KEYS = ("change_cosine", "change_size")  # change_agreement, mean over spectra

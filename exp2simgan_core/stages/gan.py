@@ -13,7 +13,6 @@ import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -26,10 +25,10 @@ from exp2simgan_core.gan.back_translation import (
     train_back_translation,
 )
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator, save_atomically
-from exp2simgan_core.gan.losses import LOSS_WEIGHT_PRESETS
 from exp2simgan_core.gan.networks import GENERATORS
 from exp2simgan_core.gan.select import load_inception, select_checkpoint
-from exp2simgan_core.gan.train import LOSS_LOG, GanSettings, train
+from exp2simgan_core.gan.settings import GanSettings
+from exp2simgan_core.gan.train import LOSS_LOG, train
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv
 from exp2simgan_core.util import atomic_path, resolve_device
 from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS, EXP2SIM, SIM2EXP
@@ -42,43 +41,6 @@ TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected c
 SELECTION_COLUMNS = (
     "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",
 )  # fmt: skip
-
-
-def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSettings:
-    """``GanSettings`` from the config's ``gan`` section (unknown keys raise ValueError)."""
-    values = {k: v for k, v in section.items() if k not in WORKFLOW_KEYS}
-    weights = values.pop("loss_weights", "paper_text")
-    if weights not in LOSS_WEIGHT_PRESETS:
-        raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
-    preset = LOSS_WEIGHT_PRESETS[weights]
-    cycle = float(values.pop("cycle_weight", 0.0))
-    lowpass = float(values.pop("lowpass_weight", 0.0))
-    identity = values.pop("identity_weight", None)
-    identity = preset.idt if identity is None else float(identity)
-    for key, value in (
-        ("cycle_weight", cycle), ("identity_weight", identity), ("lowpass_weight", lowpass)
-    ):  # fmt: skip
-        if not value >= 0:
-            raise ValueError(f"gan.{key} must be >= 0, got {value}")
-    names = {f.name for f in dataclasses.fields(GanSettings)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown gan key(s) {unknown}; allowed: {sorted(names)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    settings = GanSettings(
-        **values,
-        dims=dims,
-        seed=seed,
-        loss_weights=dataclasses.replace(preset, cycle=cycle, idt=identity, lowpass=lowpass),
-    )
-    settings.validate()
-    n_layers = GENERATORS[settings.generator](settings.generator_settings()).n_encoder_layers
-    if max(settings.nce_layers) >= n_layers:
-        raise ValueError(
-            f"n_blocks={settings.n_blocks} gives encoder layers 0..{n_layers - 1}, but PatchNCE "
-            f"uses layers {settings.nce_layers}: use n_blocks >= 5"
-        )
-    return settings
 
 
 def train_from_patches(
