@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 SNAKEMAKE := $(BIN)/snakemake
 # Reinstall only when the package definition changes.
 STAMP := $(VENV)/.installed
+# pytest workers (pytest-xdist): the CI machine's 2 cores; more where there are more
+TEST_WORKERS ?= 2
 
 .PHONY: demo test check lint dry-run lock readme
 
@@ -54,8 +56,8 @@ dry-run: $(STAMP)
 
 # (the dry runs of every preset and of the cluster profile are tests of their own: test_workflow.py)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The fast tier, while changing code: every test not marked slow (no workflow run, no Inception).
 check: $(STAMP)
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -m "not slow" -q -n $(TEST_WORKERS)
