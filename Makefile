@@ -56,7 +56,7 @@ dry-run: $(STAMP)
 
 # (the dry runs of every preset and of the cluster profile are tests of their own: test_workflow.py)
 test: lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The fast tier, while changing code: every test not marked slow (no workflow run, no Inception).
 check: $(STAMP)

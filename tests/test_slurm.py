@@ -25,7 +25,7 @@ from slurm_cluster import stop_cluster as stop_slurm_cluster
 
 from exp2simgan_core.gan.checkpoint import load_checkpoint
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "slurm-gpu"
