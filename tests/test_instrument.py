@@ -33,7 +33,11 @@ IOU_GOAL = 0.85  # intersection-over-union of uncovered pixels, model vs measure
 def _require(*paths: Path) -> None:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        pytest.skip(f"reference data not found: {', '.join(missing)}")
+        pytest.skip(
+            f"reference data not found: {', '.join(missing)}: the measured MAPS tables live in "
+            "../shared/data beside the checkout, outside the project, and a clone elsewhere has "
+            "none to compare with"
+        )
 
 
 @pytest.fixture(scope="module")
