@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.physics.experiment import (
+    LOW_ANGLE_TUBES,
     ExperimentSettings,
-    dead_tube_mask,
     make_experiment_like,
+    tube_live_fraction,
 )
 from exp2simgan_core.physics.layout import Layout2D
 
@@ -51,30 +52,57 @@ def test_deterministic_given_seed():
 def test_non_negative_and_nan_only_where_masked_or_dead():
     uncovered = _uncovered()
     np.testing.assert_array_equal(np.isnan(_run(dead_tube_fraction=0.0)), uncovered)
-    out = _run(seed=7, dead_tube_fraction=0.05)
+    out = _run(seed=7, dead_tube_fraction=0.5)
     assert np.nanmin(out) >= 0.0
     # dead tubes are the generator's first draw: the same seed reproduces them
-    dead = dead_tube_mask(LAYOUT, 0.05, np.random.default_rng(7))
-    assert (dead & ~uncovered).any()
-    np.testing.assert_array_equal(np.isnan(out), uncovered | dead)
+    live = tube_live_fraction(LAYOUT, 0.5, np.random.default_rng(7))
+    assert (live < 1).any()
+    np.testing.assert_array_equal(np.isnan(out), uncovered | (live == 0))
 
 
-def test_dead_tube_mask_is_a_line_per_panel():
-    layout = Layout2D(n_pix=40)
-    rng = np.random.default_rng(1)
-    assert not dead_tube_mask(layout, 0.0, rng).any()
-    masks = [dead_tube_mask(layout, 0.01, np.random.default_rng(seed)) for seed in range(20)]
-    for mask in masks:
-        panels = layout.split(mask).reshape(-1, 40, 40)
-        per_column = panels.sum(axis=1)  # dead pixels per K column of each panel
-        n_lines = per_column.max()  # one row per column per dead tube, at most
-        for panel in panels:
-            rows = np.flatnonzero(panel.any(axis=1))
-            assert len(rows) <= 3 * max(n_lines, 1)  # nearly straight lines of constant H
-    n_dead_rows = [layout.split(m)[0, 0].any(axis=1).sum() for m in masks]
-    assert 0 < np.mean(n_dead_rows) < 5  # ~1.5 tubes of 152 at 1 %, some outside the panel
+class _Tubes:
+    """Stands in for the generator: tube i is dead where ``draws[i] < fraction``."""
+
+    def __init__(self, dead_tubes):
+        self.draws = np.ones(LOW_ANGLE_TUBES)
+        self.draws[list(dead_tubes)] = 0.0
+
+    def random(self, n):
+        assert n == LOW_ANGLE_TUBES
+        return self.draws
+
+
+def test_a_dead_tube_costs_its_share_of_each_pixel_it_crosses():
+    assert (tube_live_fraction(LAYOUT, 0.0, np.random.default_rng(1)) == 1).all()
+    # one dead tube, just off alpha = 0: per K column the rows near H = 0 lose a part
+    tube = LOW_ANGLE_TUBES // 2
+    live = LAYOUT.split(tube_live_fraction(LAYOUT, 0.5, _Tubes([tube])))
+    assert live.min() > 0  # a 16-pixel panel's pixel spans about 9 tubes: none is lost
+    centre = LAYOUT.n_pix // 2
+    lossy_rows = np.flatnonzero((live < 1).any(axis=(0, 1, 3)))
+    assert set(lossy_rows) <= {centre - 1, centre}  # the rows around H = 0
+    # all tubes dead: the pixels at H = 0 are seen by none
+    everything = LAYOUT.split(tube_live_fraction(LAYOUT, 0.5, _Tubes(range(LOW_ANGLE_TUBES))))
+    assert (everything[..., centre - 1 : centre + 1, :] == 0).all()
+    # more dead tubes (the same draws, a higher fraction) never give a pixel more coverage
+    low, high = (tube_live_fraction(LAYOUT, f, np.random.default_rng(3)) for f in (0.1, 0.4))
+    assert (high <= low).all() and (high < low).any()
     with pytest.raises(ValueError, match="fraction"):
-        dead_tube_mask(layout, 1.5, rng)
+        tube_live_fraction(LAYOUT, 1.5, np.random.default_rng(1))
+
+
+def test_a_pixel_seen_only_by_dead_tubes_is_lost():
+    fine = Layout2D(n_pix=201, ei_mev=(25.0,), chopper_hz=(300.0,), n_ebins=2)
+    two = [LOW_ANGLE_TUBES // 2 - 1, LOW_ANGLE_TUBES // 2]  # -0.31 to +0.22 degrees
+    live = fine.split(tube_live_fraction(fine, 0.5, _Tubes(two)))
+    # the pixels at H = 0 span +-0.005 r.l.u., about +-0.1 degrees at k_f = 3.5 / Angstrom
+    assert (live[..., 100, :] == 0).all()
+    assert ((live > 0) & (live < 1)).any()  # its neighbours lose a part
+    # a realistic fraction at the paper's 40 pixels: pixels lose counts, hardly ever all of them
+    paper = Layout2D(n_pix=40)
+    shares = [tube_live_fraction(paper, 0.02, np.random.default_rng(s)) for s in range(10)]
+    assert np.mean([(x < 1).mean() for x in shares]) > 0.001
+    assert np.mean([(x == 0).mean() for x in shares]) < 0.001
 
 
 def test_counts_scale_sets_noise_level():

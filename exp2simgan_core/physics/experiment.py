@@ -7,14 +7,16 @@ blocks of K; see ``layout.py``), in the image's own intensity units:
    with |Q| in 1/Angstrom (the full 3D Q, Q_z fixed by the MAPS kinematics) and ``peak`` the
    image's typical peak intensity (the ``peak_quantile`` quantile of its covered pixels);
 2. a few spurions: small Gaussian spots of ``spurion_amplitude * peak`` at random pixels;
-3. Poisson counting: ``counts ~ Poisson(c * (signal + B + spurions))`` with
-   ``c = counts_at_peak / peak`` (expected counts at the typical peak), back in intensity
-   units ``counts / c``;
+3. Poisson counting: ``counts ~ Poisson(c * live * (signal + B + spurions))`` with
+   ``c = counts_at_peak / peak`` (expected counts at the typical peak) and ``live`` the share of
+   the pixel's detector coverage on working tubes, back in intensity units
+   ``counts / (c * live)`` (a data reduction normalises by the working detectors);
 4. background subtraction as an experimenter would do it, with a smooth model whose three
    amplitudes are each off by a random factor in ``1 +- background_error``; clipped at 0;
-5. NaN where the detectors do not cover (``uncovered``) and along dead tubes: a dead tube sits
-   at one horizontal scattering angle, i.e. one line of constant H per panel (its row moves
-   from panel to panel with k_f).
+5. NaN where the detectors do not cover (``uncovered``) and where every tube that sees a pixel
+   is dead: a dead tube sits at one horizontal scattering angle, i.e. near one line of constant H
+   per panel (its row moves from panel to panel with k_f); a pixel wider than a tube only loses
+   counts (``tube_live_fraction``).
 
 Everything random comes from the ``rng`` argument, so a seeded generator reproduces the output.
 """
@@ -115,37 +117,53 @@ def _spurions(shape, candidates: np.ndarray, settings: ExperimentSettings, rng) 
     return out
 
 
-def dead_tube_mask(
+def tube_live_fraction(
     layout: Layout2D,
     fraction: float,
     rng: np.random.Generator,
     lattice_ab: tuple[float, float] = LATTICE_AB,
 ) -> np.ndarray:
-    """Pixels seen only by dead tubes, bool of layout.shape.
+    """Share of each pixel's low-angle detector coverage that is alive, float of layout.shape.
 
-    Each of the ``LOW_ANGLE_TUBES`` vertical tubes of the low-angle bank is dead with
-    probability ``fraction``; a dead tube sits at a horizontal scattering angle ``alpha``
-    (uniform in +-``DEAD_TUBE_MAX_ANGLE_DEG``) and, in each panel, blanks the pixels with
-    ``Q_H = -sin(alpha) * sqrt(k_f^2 - Q_K^2)`` (k_f at the bin centre; one row per K column).
+    Each of the ``LOW_ANGLE_TUBES`` vertical tubes of the low-angle bank, side by side at
+    ``TUBE_PITCH_DEG`` from -``DEAD_TUBE_MAX_ANGLE_DEG``, is dead with probability ``fraction``
+    (one uniform draw per tube, in order of angle). A pixel at (H, K) of a panel is seen at the
+    horizontal scattering angles ``alpha`` with ``Q_H = -sin(alpha) * sqrt(k_f^2 - Q_K^2)`` over
+    its H extent (k_f at the bin centre, Q_K at the pixel centre); its live share is the part of
+    that angular interval not covered by dead tubes (angles outside the bank count as live, as
+    other banks see them). So a pixel is lost (0) only where every tube that sees it is dead,
+    which at 16 pixels per panel (about 2 degrees, 9 tubes, per pixel) practically never happens,
+    while a pixel narrower than a tube can lose all of its coverage. 1 where no k_f reaches.
     """
     if not 0 <= fraction < 1:
-        raise ValueError(f"dead_tube_mask: fraction must be in [0, 1), got {fraction}")
+        raise ValueError(f"tube_live_fraction: fraction must be in [0, 1), got {fraction}")
     n = layout.n_pix
-    n_dead = rng.binomial(LOW_ANGLE_TUBES, fraction)
-    angles = np.radians(rng.uniform(-DEAD_TUBE_MAX_ANGLE_DEG, DEAD_TUBE_MAX_ANGLE_DEG, n_dead))
-    panels = np.zeros((len(layout.ei_mev), layout.n_ebins, n, n), dtype=bool)
+    dead = rng.random(LOW_ANGLE_TUBES) < fraction
+    low = np.radians(-DEAD_TUBE_MAX_ANGLE_DEG + TUBE_PITCH_DEG * np.flatnonzero(dead))
+    high = low + np.radians(TUBE_PITCH_DEG)
+    panels = np.ones((len(layout.ei_mev), layout.n_ebins, n, n))
+    if not dead.any():
+        return layout.assemble(panels)
     qk = 2.0 * np.pi * layout.hk_centres() / lattice_ab[1]
-    cols = np.arange(n)
+    w = layout.pixel_width
+    h_edges = -layout.hk_max - 0.5 * w + w * np.arange(n + 1)  # pixel edges in H, r.l.u.
+    qh_edges = 2.0 * np.pi * h_edges / lattice_ab[0]  # (n_pix(H) + 1,)
     for i, ei_mev in enumerate(layout.ei_mev):
         edges = layout.ebin_edges(ei_mev)
         for j, e_mev in enumerate(0.5 * (edges[1:] + edges[:-1])):
             kf_sq = (ei_mev - e_mev) / NEUTRON_E2K
             kperp = np.sqrt(np.clip(kf_sq - qk**2, 0.0, None))  # (n_pix(K),)
-            for alpha in angles:
-                h = -np.sin(alpha) * kperp * lattice_ab[0] / (2.0 * np.pi)
-                rows = np.rint((h + layout.hk_max) / layout.pixel_width).astype(int)
-                ok = (rows >= 0) & (rows < n) & (kperp > 0)
-                panels[i, j, rows[ok], cols[ok]] = True
+            reach = kperp > 0
+            ratio = np.clip(qh_edges[:, None] / np.where(reach, kperp, 1.0), -1.0, 1.0)
+            alpha = -np.arcsin(ratio)  # (n_pix(H) + 1, n_pix(K)), decreasing with H
+            a_low, a_high = alpha[1:], alpha[:-1]
+            width = a_high - a_low
+            lost = np.zeros_like(width)
+            for lo, hi in zip(low, high, strict=True):
+                lost += np.clip(np.minimum(a_high, hi) - np.maximum(a_low, lo), 0.0, None)
+            live = np.where(width > 0, 1.0 - lost / np.where(width > 0, width, 1.0), 1.0)
+            live[live < 1e-9] = 0.0  # the overlaps' rounding where all of a pixel's tubes died
+            panels[i, j] = np.where(reach[None, :], np.clip(live, 0.0, 1.0), 1.0)
     return layout.assemble(panels)
 
 
@@ -193,7 +211,7 @@ def make_experiment_like(
     uncovered : bool ndarray, shape layout.shape
         True where the detectors give no data (e.g. ``instrument.uncovered_mask(layout)``).
     rng : numpy.random.Generator
-        Source of all randomness, drawn in this order: dead tubes (``dead_tube_mask``),
+        Source of all randomness, drawn in this order: dead tubes (``tube_live_fraction``),
         spurions, counting noise, subtraction error.
     settings : ExperimentSettings
 
@@ -201,10 +219,11 @@ def make_experiment_like(
     -------
     ndarray, float32, shape layout.shape
         Background-subtracted counts in the input's intensity units, >= 0, NaN exactly where
-        ``uncovered`` or on a dead tube.
+        ``uncovered`` or seen by dead tubes only.
     """
     signal = _validate(convolved, layout, uncovered)
-    dead = dead_tube_mask(layout, settings.dead_tube_fraction, rng, lattice_ab)
+    live = tube_live_fraction(layout, settings.dead_tube_fraction, rng, lattice_ab)
+    dead = live == 0
     covered = signal[~uncovered]
     peak = float(np.quantile(covered, settings.peak_quantile)) if covered.size else 0.0
     if not peak > 0:
@@ -219,7 +238,7 @@ def make_experiment_like(
     background = np.tensordot(amplitudes, terms, axes=1)
     candidates = np.flatnonzero(~uncovered)
     spots = settings.spurion_amplitude * peak * _spurions(layout.shape, candidates, settings, rng)
-    scale = settings.counts_at_peak / peak  # counts per intensity unit
+    scale = settings.counts_at_peak / peak * np.where(dead, 1.0, live)  # counts per unit
     counts = rng.poisson(scale * (signal + background + spots))
     wrong = amplitudes * (1.0 + rng.uniform(-1.0, 1.0, 3) * settings.background_error)
     measured = np.clip(counts / scale - np.tensordot(wrong, terms, axes=1), 0.0, None)
