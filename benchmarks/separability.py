@@ -107,11 +107,15 @@ def duq(settings: DuqSettings):
 
 
 def parse_duq(items: list[str]) -> DuqSettings:
+    """DuqSettings from ``key=value`` items; tuples as comma-separated integers (channels=16,32)."""
     types = {f.name: f.type for f in dataclasses.fields(DuqSettings)}
     values = {}
     for item in items:
         key, value = item.split("=", 1)
-        values[key] = (float if types[key] == "float" else int)(value)
+        if types[key].startswith("tuple"):
+            values[key] = tuple(int(v) for v in value.split(","))
+        else:
+            values[key] = (float if types[key] == "float" else int)(value)
     return DuqSettings(**values)
 
 
