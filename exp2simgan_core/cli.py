@@ -36,7 +36,7 @@ from .physics.spectra import (
     SpectrumCalculator,
     SpectrumSettings,
 )
-from .simulate import SimulationSettings, draw_spectra
+from .simulate import SimulationSettings, draw_spectra, draw_unconvolved
 from .version import code_version
 from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 
@@ -101,10 +101,12 @@ def _simulate(args: argparse.Namespace) -> None:
         )
     )
     calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
-    if args.params is None:  # a stable random draw from the training ranges
-        drawn = draw_spectra(calc, 1, streams.rng(args.seed, "cli/simulate"), progress=False)
-        params, unconv, conv = (x[0] for x in drawn[:3])
-        spectrum = conv if args.kind == "convolved" else unconv
+    rng = streams.rng(args.seed, "cli/simulate")
+    if args.params is None and args.kind == "unconvolved":  # the same draw as for convolved
+        params, spectrum = draw_unconvolved(calc, rng)
+    elif args.params is None:  # a stable random draw from the training ranges
+        params, _, conv, _ = draw_spectra(calc, 1, rng, progress=False)
+        params, spectrum = params[0], conv[0]
     elif args.kind == "unconvolved":  # spin waves at the pixel centres only
         params = spec.check_params(args.params)
         spectrum = calc.unconvolved(params)

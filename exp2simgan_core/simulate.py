@@ -89,6 +89,26 @@ def stream_rng(seed: int, name: str, shard: int) -> np.random.Generator:
     return streams.rng(seed, f"simulate/{name}", shard)
 
 
+def draw_unconvolved(calc: SpectrumCalculator, rng: np.random.Generator):
+    """The first stable draw of ``draw_spectra(calc, 1, rng)`` (the same parameters: stability is
+    judged by ``calc.check_stable``, the same test at the same wavevectors) and its unconvolved
+    spectrum alone, from spin waves at the pixel centres (no fine grid is diagonalised).
+
+    Returns (params (p,), unconvolved of the layout's shape).
+    """
+    for _ in range(MAX_DRAWS_PER_SPECTRUM + 1):
+        p = calc.model.sample(rng)
+        try:
+            calc.check_stable(p)
+        except UnstableStructureError:
+            continue
+        return p, calc.unconvolved(p)
+    raise RuntimeError(
+        f"{calc.model.name}: {MAX_DRAWS_PER_SPECTRUM + 1} unstable draws in a row; the parameter "
+        "ranges hardly ever give a stable ground state"
+    )
+
+
 def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, progress: bool = True):
     """``n`` stable random draws of ``calc.model``.
 

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from exp2simgan_core.io import read_h5
-from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.physics.lswt import UnstableStructureError
+from exp2simgan_core.physics.models import get_model
+from exp2simgan_core.physics.spectra import SpectrumCalculator
+from exp2simgan_core.simulate import SimulationSettings, draw_spectra, draw_unconvolved
 from exp2simgan_core.stages.simulate import simulate_reference_set, simulate_shard
 from exp2simgan_core.vocabulary import CLASSES
 
@@ -95,3 +98,38 @@ def test_unwritable_destination_fails_before_work(tmp_path, settings):
 
 def test_model_classes_order():
     assert CLASSES == ("dimer", "goodenough")
+
+
+def test_the_cheap_stability_test_rejects_exactly_what_the_full_calculation_rejects():
+    """check_stable against pair at the grid's own wavevectors, on Dimer draws (most unstable)."""
+    demo = dict(TINY, oversample=3, layout={**TINY["layout"], "n_pix": 8})
+    settings = SimulationSettings.from_config(demo)
+    spec = get_model("dimer")
+    calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
+    rng = np.random.default_rng(4)
+    verdicts = []
+    for _ in range(30):
+        params = spec.sample(rng)
+        try:
+            calc.pair(params)
+            full = True
+        except UnstableStructureError:
+            full = False
+        try:
+            calc.check_stable(params)
+            cheap = True
+        except UnstableStructureError:
+            cheap = False
+        verdicts.append((cheap, full))
+    assert all(cheap == full for cheap, full in verdicts)
+    assert 0 < sum(full for _, full in verdicts) < len(verdicts)  # both kinds were drawn
+
+
+def test_an_unconvolved_draw_is_the_pairs_draw(settings):
+    spec = get_model("dimer")
+    calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
+    for seed in range(3):
+        params, unconv, _, _ = draw_spectra(calc, 1, np.random.default_rng(seed), progress=False)
+        alone, spectrum = draw_unconvolved(calc, np.random.default_rng(seed))
+        np.testing.assert_array_equal(alone, params[0])
+        np.testing.assert_allclose(spectrum, unconv[0], rtol=1e-5, atol=1e-7)

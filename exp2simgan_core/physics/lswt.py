@@ -154,18 +154,12 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom], axis=1)
 
 
-def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
+def _cholesky(h: np.ndarray, device: str):
+    """Lower Cholesky factor (torch) of h + GOLDSTONE_SHIFT_MEV; UnstableStructureError if none."""
+    import torch
 
-    Batched Cholesky, eigh and triangular solve in torch (float64 precision) on ``device``.
-    Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
-    columns of the paraunitary transformation X = T Y that belong to those modes.
-    """
-    import torch  # the one function here that needs it: importing physics stays light
-
-    n = h.shape[-1] // 2
     ht = torch.as_tensor(h, dtype=torch.complex128, device=resolve_device(device))
-    shifted = ht + GOLDSTONE_SHIFT_MEV * torch.eye(2 * n, dtype=ht.dtype, device=ht.device)
+    shifted = ht + GOLDSTONE_SHIFT_MEV * torch.eye(h.shape[-1], dtype=ht.dtype, device=ht.device)
     lower, info = torch.linalg.cholesky_ex(shifted)  # shifted = L L^dagger, K = L^dagger
     bad = torch.nonzero(info).flatten().tolist()
     if bad:
@@ -173,8 +167,27 @@ def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
             f"the magnetic ground state is unstable: h(k) is not positive definite at "
             f"{len(bad)} of {len(h)} wavevectors (first index {bad[0]})"
         )
+    return lower
+
+
+def check_stable(h: np.ndarray, device: str = "auto") -> None:
+    """Raise UnstableStructureError exactly where ``colpa(h)`` would: its Cholesky test alone."""
+    _cholesky(h, device)
+
+
+def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
+
+    Batched Cholesky, eigh and triangular solve in torch (float64 precision) on ``device``.
+    Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
+    columns of the paraunitary transformation X = T Y that belong to those modes.
+    """
+    import torch  # the functions here that need it import it: importing physics stays light
+
+    n = h.shape[-1] // 2
+    lower = _cholesky(h, device)
     k_mat = lower.mH
-    g = torch.cat([torch.ones(n), -torch.ones(n)]).to(ht)
+    g = torch.cat([torch.ones(n), -torch.ones(n)]).to(lower)
     m = k_mat @ (g[:, None] * lower)  # K g K^dagger
     lam, vec = torch.linalg.eigh(0.5 * (m + m.mH))  # ascending
     omega, vec = lam.flip(-1)[:, :n], vec.flip(-1)[:, :, :n]
