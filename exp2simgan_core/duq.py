@@ -51,7 +51,9 @@ W_INIT_STD = 0.05  # standard deviation of the initial W_c entries
 class DuqSettings:
     """Architecture and training of a DUQ classifier (lengths in pixels, rates per step)."""
 
-    channels: tuple[int, ...] = (16, 32, 64)  # conv stages, each halves rows and columns
+    # conv stages, each halves rows and columns; a stage of 3 x 3 kernels at stride 2 widens the
+    # receptive field to 2^(stages + 1) - 1 pixels: 63 for five, wider than a 40-pixel panel
+    channels: tuple[int, ...] = (16, 32, 64, 64, 64)
     pool_shape: tuple[int, int] = (6, 10)  # feature map after pooling: one cell per paper panel
     embedding_size: int = 64  # feature vector f
     centroid_size: int = 64  # z_c = W_c f and the centroids e_c
