@@ -89,32 +89,10 @@ def stream_rng(seed: int, name: str, shard: int) -> np.random.Generator:
     return streams.rng(seed, f"simulate/{name}", shard)
 
 
-def draw_unconvolved(calc: SpectrumCalculator, rng: np.random.Generator):
-    """The first stable draw of ``draw_spectra(calc, 1, rng)`` (the same parameters: stability is
-    judged by ``calc.check_stable``, the same test at the same wavevectors) and its unconvolved
-    spectrum alone, from spin waves at the pixel centres (no fine grid is diagonalised).
-
-    Returns (params (p,), unconvolved of the layout's shape).
-    """
-    for _ in range(MAX_DRAWS_PER_SPECTRUM + 1):
-        p = calc.model.sample(rng)
-        try:
-            calc.check_stable(p)
-        except UnstableStructureError:
-            continue
-        return p, calc.unconvolved(p)
-    raise RuntimeError(
-        f"{calc.model.name}: {MAX_DRAWS_PER_SPECTRUM + 1} unstable draws in a row; the parameter "
-        "ranges hardly ever give a stable ground state"
-    )
-
-
-def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, progress: bool = True):
-    """``n`` stable random draws of ``calc.model``.
-
-    Returns (params (n, p), unconvolved (n, ...), convolved (n, ...), number of unstable draws).
-    """
-    params, unconv, conv, rejected = [], [], [], 0
+def _stable_draws(calc: SpectrumCalculator, n: int, rng: np.random.Generator, evaluate, progress):
+    """``n`` draws of ``calc.model`` for which ``evaluate(params)`` raises no
+    UnstableStructureError: (params (n, p), the n results, number of unstable draws)."""
+    params, results, rejected = [], [], 0
     bar = tqdm(total=n, desc=f"simulate {calc.model.name}", disable=not progress, unit="spectrum")
     while len(params) < n:
         if rejected > MAX_DRAWS_PER_SPECTRUM * n:
@@ -124,14 +102,38 @@ def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, pro
             )
         p = calc.model.sample(rng)
         try:
-            u, c = calc.pair(p)
+            results.append(evaluate(p))
         except UnstableStructureError as err:
             rejected += 1
             log.info("%s: rejected unstable draw %s (%s)", calc.model.name, np.round(p, 3), err)
             continue
         params.append(p)
-        unconv.append(u)
-        conv.append(c)
         bar.update()
     bar.close()
-    return np.array(params), np.stack(unconv), np.stack(conv), rejected
+    return np.array(params), results, rejected
+
+
+def draw_unconvolved(calc: SpectrumCalculator, rng: np.random.Generator):
+    """The first stable draw of ``draw_spectra(calc, 1, rng)`` (the same parameters: stability is
+    judged by ``calc.check_stable``, the same test at the same wavevectors) and its unconvolved
+    spectrum alone, from spin waves at the pixel centres (no fine grid is diagonalised).
+
+    Returns (params (p,), unconvolved of the layout's shape).
+    """
+
+    def unconvolved_alone(p):
+        calc.check_stable(p)
+        return calc.unconvolved(p)
+
+    params, spectra, _ = _stable_draws(calc, 1, rng, unconvolved_alone, progress=False)
+    return params[0], spectra[0]
+
+
+def draw_spectra(calc: SpectrumCalculator, n: int, rng: np.random.Generator, progress: bool = True):
+    """``n`` stable random draws of ``calc.model``.
+
+    Returns (params (n, p), unconvolved (n, ...), convolved (n, ...), number of unstable draws).
+    """
+    params, pairs, rejected = _stable_draws(calc, n, rng, calc.pair, progress)
+    unconv, conv = zip(*pairs, strict=True)
+    return params, np.stack(unconv), np.stack(conv), rejected
