@@ -34,9 +34,9 @@ def _require(*paths: Path) -> None:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         pytest.skip(
-            f"reference data not found: {', '.join(missing)}: the measured MAPS tables live in "
-            "../shared/data beside the checkout, outside the project, and a clone elsewhere has "
-            "none to compare with"
+            f"reference data not found: {', '.join(missing)}: the measured MAPS mask and tables "
+            "live in ../shared/data beside the checkout, outside the project, and a clone "
+            "elsewhere has none to compare with"
         )
 
 
