@@ -102,18 +102,29 @@ def check_spectra(
     return spectra
 
 
-def network_input(x: np.ndarray, peak: float) -> np.ndarray:
+INTENSITY_SCALES = ("linear", "sqrt")  # how network_input maps normalised intensity to [-1, 1]
+
+
+def network_input(x: np.ndarray, peak: float, scale: str = "linear") -> np.ndarray:
     """The classifier's preprocessing: normalise, fill, clip, scale to [-1, 1].
 
     ``x``: (n, *S) intensities in any unit (NaN = uncovered); ``peak``: the normalised intensity
     that maps to 1 (the largest of the network's training data, in units of each spectrum's mean,
-    ``normalised``). NaN becomes ``FILL_VALUE``, intensities are clipped to [0, peak], then mapped
-    linearly 0 -> -1, peak -> 1. Returns float32.
+    ``normalised``). NaN becomes ``FILL_VALUE``, intensities are clipped to [0, peak] (so a
+    negative bin left by background subtraction reads as 0), then ``u = clipped / peak`` is
+    mapped to ``2 u - 1`` (``scale`` "linear") or ``2 sqrt(u) - 1`` ("sqrt"). The square root is
+    the variance-stabilising transform of counting data: a bin's Poisson noise becomes about the
+    same size at every intensity, and the weak features of a spectrum whose peak is tens of times
+    its mean are no longer squeezed into the bottom percent of the range. Returns float32.
     """
     if not peak > 0:
         raise ValueError(f"peak must be a positive intensity, got {peak}")
-    clipped = np.clip(normalised(x)[0], np.float32(0.0), np.float32(peak))
-    return clipped / np.float32(peak) * np.float32(2.0) - np.float32(1.0)
+    if scale not in INTENSITY_SCALES:
+        raise ValueError(f"scale must be one of {INTENSITY_SCALES}, got {scale!r}")
+    u = np.clip(normalised(x)[0], np.float32(0.0), np.float32(peak)) / np.float32(peak)
+    if scale == "sqrt":
+        u = np.sqrt(u)
+    return u * np.float32(2.0) - np.float32(1.0)
 
 
 def shard_sizes(n_total: int, shard_size: int) -> list[int]:

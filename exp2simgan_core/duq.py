@@ -10,7 +10,8 @@ optimiser step. Loss: binary cross-entropy of the kernels against the one-hot la
 
 Spectra are (n, rows, cols) float32 intensities in any unit, NaN where uncovered; every network
 input goes through ``exp2simgan_core.dataset.network_input`` (each spectrum divided by its mean
-over covered bins) with ``peak`` = the largest normalised intensity of the training spectra. In
+over covered bins, then mapped linearly or by its square root, ``intensity_scale``) with
+``peak`` = the largest normalised intensity of the training spectra. In
 the project, class 0 is the Dimer model and class 1 Goodenough.
 
 A checkpoint is a dict with ``kind`` = "duq", ``state_dict``, ``settings`` (DuqSettings as a
@@ -34,7 +35,13 @@ from torch import nn
 from tqdm import tqdm
 
 from exp2simgan_core import streams
-from exp2simgan_core.dataset import INTENSITY_RULE, check_spectra, network_input, normalised
+from exp2simgan_core.dataset import (
+    INTENSITY_RULE,
+    INTENSITY_SCALES,
+    check_spectra,
+    network_input,
+    normalised,
+)
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
 from exp2simgan_core.version import code_version
 
@@ -55,6 +62,7 @@ class DuqSettings:
     # receptive field to 2^(stages + 1) - 1 pixels: 63 for five, wider than a 40-pixel panel
     channels: tuple[int, ...] = (16, 32, 64, 64, 64)
     pool_shape: tuple[int, int] = (6, 10)  # feature map after pooling: one cell per paper panel
+    intensity_scale: str = "sqrt"  # dataset.network_input's map of [0, peak] to [-1, 1]
     embedding_size: int = 64  # feature vector f
     centroid_size: int = 64  # z_c = W_c f and the centroids e_c
     length_scale: float = 0.1  # RBF kernel width, in units of z
@@ -72,6 +80,7 @@ class DuqSettings:
         return {
             "channels": list(self.channels),
             "pool_shape": list(self.pool_shape),
+            "intensity_scale": self.intensity_scale,
             "embedding_size": self.embedding_size,
             "centroid_size": self.centroid_size,
             "length_scale": self.length_scale,
@@ -89,6 +98,11 @@ class DuqSettings:
                 "pool_shape",
                 len(self.pool_shape) == 2 and all(map(count, self.pool_shape)),
                 "two integers >= 1",
+            ),
+            (
+                "intensity_scale",
+                self.intensity_scale in INTENSITY_SCALES,
+                f"one of {INTENSITY_SCALES}",
             ),
             ("embedding_size", count(self.embedding_size), "an integer >= 1"),
             ("centroid_size", count(self.centroid_size), "an integer >= 1"),
@@ -245,16 +259,19 @@ def _validation_split(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def _batches(spectra: np.ndarray, peak: float, size: int, device: torch.device):
-    for start in range(0, len(spectra), size):
-        x = network_input(spectra[start : start + size], peak)  # (b, rows, cols) in [-1, 1]
-        yield torch.from_numpy(x)[:, None].to(device)
+def _inputs(model: DuqNet, spectra: np.ndarray, peak: float, device) -> torch.Tensor:
+    """(b, rows, cols) spectra -> the network's (b, 1, rows, cols) input in [-1, 1]."""
+    x = network_input(spectra, peak, model.settings.intensity_scale)
+    return torch.from_numpy(x)[:, None].to(device)
 
 
 @torch.no_grad()
 def _kernels(model: DuqNet, spectra, peak: float, batch: int, device: torch.device) -> np.ndarray:
     model.eval()
-    parts = [model(x).cpu().numpy() for x in _batches(spectra, peak, batch, device)]
+    parts = [
+        model(_inputs(model, spectra[start : start + batch], peak, device)).cpu().numpy()
+        for start in range(0, len(spectra), batch)
+    ]
     return np.concatenate(parts).astype(np.float64)
 
 
@@ -353,7 +370,7 @@ def train_duq(
 def _train_step(model, optimiser, spectra, labels, peak: float, device) -> tuple[float, float]:
     """One optimiser step and centroid update; returns (BCE, gradient penalty) of the batch."""
     model.train()
-    x = torch.from_numpy(network_input(spectra, peak))[:, None].to(device)
+    x = _inputs(model, spectra, peak, device)
     one_hot = F.one_hot(torch.from_numpy(labels).long(), model.n_classes).float().to(device)
     weight = model.settings.gradient_penalty
     x.requires_grad_(weight > 0)

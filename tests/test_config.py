@@ -102,6 +102,7 @@ def test_the_settings_classes_default_to_the_schema():
 def test_every_schema_enum_lists_its_registry():
     """A choice offered in the schema is one the code has, and every choice the code has is
     offered: each enum equals the keys of the registry that resolves it."""
+    from exp2simgan_core.dataset import INTENSITY_SCALES
     from exp2simgan_core.gan.losses import ADVERSARIAL_LOSSES
     from exp2simgan_core.gan.networks import DISCRIMINATORS, GENERATORS
     from exp2simgan_core.gan.settings import LOSS_WEIGHT_PRESETS, PRECISIONS
@@ -119,6 +120,7 @@ def test_every_schema_enum_lists_its_registry():
         "gan.precision": PRECISIONS,
         "gan.device": DEVICES,
         "duq.device": DEVICES,
+        "duq.intensity_scale": INTENSITY_SCALES,
     }
     enums = {}
 

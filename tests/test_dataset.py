@@ -242,6 +242,19 @@ def test_intensity_unit_is_the_mean_over_covered_bins_and_normalised_divides_by_
         intensity_unit(np.where(x == 3.0, np.inf, x))  # e.g. an overflowed count
 
 
-def test_network_input_does_not_depend_on_the_intensity_unit():
+@pytest.mark.parametrize("scale", ["linear", "sqrt"])
+def test_network_input_does_not_depend_on_the_intensity_unit(scale):
     x = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
-    np.testing.assert_allclose(network_input(x * 1e4, 2.0), network_input(x, 2.0), atol=1e-6)
+    np.testing.assert_allclose(
+        network_input(x * 1e4, 2.0, scale), network_input(x, 2.0, scale), atol=1e-6
+    )
+
+
+def test_network_input_scales_by_hand():
+    # mean over covered bins 2.0: normalised [0.5, 3, -0.5, NaN, 1] -> [0, peak 2] -> / peak
+    x = np.array([[[1.0, 6.0, -1.0, np.nan, 2.0]]], dtype=np.float32)
+    u = np.array([0.25, 1.0, 0.0, 0.0, 0.5])
+    np.testing.assert_allclose(network_input(x, 2.0, "linear")[0, 0], 2 * u - 1, atol=1e-6)
+    np.testing.assert_allclose(network_input(x, 2.0, "sqrt")[0, 0], 2 * np.sqrt(u) - 1, atol=1e-6)
+    with pytest.raises(ValueError, match=r"scale must be one of \('linear', 'sqrt'\), got 'log'"):
+        network_input(x, 2.0, "log")

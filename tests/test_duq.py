@@ -190,6 +190,8 @@ def test_load_refuses_other_size_architecture_and_files(trained, tmp_path: Path)
         load_duq(path, expected_shape=(240, 400))
     with pytest.raises(ValueError, match="centroid_size: checkpoint 16, expected 32"):
         load_duq(path, expected_settings=replace(TOY, centroid_size=32))
+    with pytest.raises(ValueError, match="intensity_scale: checkpoint 'sqrt', expected 'linear'"):
+        load_duq(path, expected_settings=replace(TOY, intensity_scale="linear"))
     text = tmp_path / "notes.txt"
     text.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a DUQ checkpoint"):
@@ -236,6 +238,7 @@ def test_train_refuses_bad_labels():
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"gradient_penalty": -1.0}, "gradient_penalty"),
         ({"batch_size": 0}, "batch_size"),
+        ({"intensity_scale": "log"}, "intensity_scale"),
     ],
 )
 def test_settings_validation_names_the_field(change, field):
