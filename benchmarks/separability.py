@@ -2,6 +2,7 @@
 
     python benchmarks/separability.py [--n-pix 16] [--per-class 400] [--test 80]
         [--sizes 50 100 200 320] [--duq-sizes 320] [--duq lr=0.001 batch_size=16 epochs=60]
+        [--duq ... intensity_scale=linear]
 
 Simulates ``--per-class`` stable draws of each model once per layout (demo panels of ``--n-pix``
 pixels, cached under ``--cache``), keeps the last ``--test`` of each class as the test set and
@@ -107,7 +108,11 @@ def duq(settings: DuqSettings):
 
 
 def parse_duq(items: list[str]) -> DuqSettings:
-    """DuqSettings from ``key=value`` items; tuples as comma-separated integers (channels=16,32)."""
+    """DuqSettings from ``key=value`` items; tuples as comma-separated integers (channels=16,32).
+
+    ``intensity_scale`` (and any other text field) is taken as written.
+    """
+    parsers = {"float": float, "int": int, "str": str}
     types = {f.name: f.type for f in dataclasses.fields(DuqSettings)}
     values = {}
     for item in items:
@@ -115,7 +120,7 @@ def parse_duq(items: list[str]) -> DuqSettings:
         if types[key].startswith("tuple"):
             values[key] = tuple(int(v) for v in value.split(","))
         else:
-            values[key] = (float if types[key] == "float" else int)(value)
+            values[key] = parsers[types[key]](value)
     return DuqSettings(**values)
 
 
@@ -144,7 +149,10 @@ def main() -> None:
     first = np.arange(args.per_class)
     test_rows = np.concatenate([c * args.per_class + first[-args.test :] for c in (0, 1)])
     duq_settings = parse_duq(args.duq)
-    print(f"layout {settings.layout.shape}, {args.test} test spectra per class; DUQ {args.duq}")
+    print(
+        f"layout {settings.layout.shape}, {args.test} test spectra per class; DUQ {args.duq}, "
+        f"{duq_settings.intensity_scale} intensity scale"
+    )
     print(f"{'truth':15s} {'method':6s} {'n/class':>7s}  accuracy % [Wilson 95 %]")
     for truth in args.truths:
         unconv = truths[truth]
