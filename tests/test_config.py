@@ -283,6 +283,11 @@ def check_file(path):
         ("- 1\n- 2\n", "the top level must be a mapping of keys"),
         ("simulation:\n  n_per_modle: 3\n", r"simulation\.n_per_modle: unknown key"),
         ("patches: {size: 100000}\n", r"patches\.size: 100000 is larger than a spectrum"),
+        (  # the resolution model's range, checked before any job (resins is read later)
+            "simulation: {spectrum: {layout: {chopper_hz: [300, 200, 200, 275, 300, 400]}}}\n",
+            r"simulation\.spectrum\.layout\.chopper_hz\[3\]: 275 is not a multiple of 50",
+        ),
+        ("volume: {ei_mev: 5000}\n", r"volume\.ei_mev: 5000 is greater than the maximum of 2000"),
     ],
 )
 def test_a_config_file_outside_snakemake_names_the_file_and_the_problem(tmp_path, text, message):

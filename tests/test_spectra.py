@@ -220,10 +220,14 @@ def test_settings_are_validated():
         SpectrumSettings(oversample=4)
     with pytest.raises(ValueError, match="parameters"):
         SpectrumCalculator(GOODENOUGH, SpectrumSettings(layout=SMALL)).pair([1.0, 2.0])
-    with pytest.raises(ValueError, match="ei_mev"):
-        SpectrumCalculator(
-            GOODENOUGH, SpectrumSettings(layout=Layout2D(ei_mev=(5000.0,), chopper_hz=(300.0,)))
-        )
+    # The energy resolution is read (resins imported) on the first convolved spectrum, before
+    # any spin wave is computed; the unconvolved spectrum alone does not need it.
+    beyond_maps = SpectrumCalculator(
+        GOODENOUGH,
+        SpectrumSettings(layout=Layout2D(n_pix=4, ei_mev=(5000.0,), chopper_hz=(300.0,))),
+    )
+    with pytest.raises(ValueError, match="ei_mev=5000.0"):
+        beyond_maps.pair(GOODENOUGH.best_fit)
 
 
 def test_sub_cell_spread_of_a_linear_dispersion():

@@ -265,6 +265,37 @@ def _rotation(axis: int, angle_deg: float) -> np.ndarray:
     return rot
 
 
+@dataclass(frozen=True)
+class _WindowFrame:
+    """Directions seen from one window orientation: tube-axis coordinate and elevation."""
+
+    x: np.ndarray  # along the tube axis (any length unit, as kf_lab)
+    rho: np.ndarray  # distance from the tube axis
+    elevation_deg: np.ndarray  # angle about the tube axis from the window's z
+    forward: np.ndarray  # z > 0: towards the window, not away from it
+
+
+def _window_frame(kf_lab: np.ndarray, rot_beam_deg: float, rot_vertical_deg: float) -> _WindowFrame:
+    to_window = (_rotation(2, rot_beam_deg) @ _rotation(1, rot_vertical_deg)).T
+    x, y, z = np.moveaxis(kf_lab @ to_window.T, -1, 0)
+    with np.errstate(invalid="ignore"):
+        elevation = np.degrees(np.arctan2(y, z))
+    return _WindowFrame(x, np.hypot(y, z), elevation, z > 0)
+
+
+def _frame_hits(
+    window: DetectorWindow, frame: _WindowFrame, end_mask_m: float, edge_margin_deg: float
+) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = SAMPLE_DETECTOR_M * frame.x / frame.rho - window.offset_m
+    hit = np.abs(along) <= window.tube_half_length_m - end_mask_m
+    in_pack = np.zeros_like(hit)
+    elevation = frame.elevation_deg
+    for lo, hi in window.pack_intervals_deg():
+        in_pack |= (elevation >= lo - edge_margin_deg) & (elevation <= hi + edge_margin_deg)
+    return hit & in_pack & frame.forward
+
+
 def window_hits(
     window: DetectorWindow,
     kf_lab: np.ndarray,
@@ -272,17 +303,8 @@ def window_hits(
     edge_margin_deg: float = 0.0,
 ) -> np.ndarray:
     """True where directions ``kf_lab`` (..., 3) (lab frame, any length) hit the window's tubes."""
-    to_window = (_rotation(2, window.rot_beam_deg) @ _rotation(1, window.rot_vertical_deg)).T
-    x, y, z = np.moveaxis(kf_lab @ to_window.T, -1, 0)
-    rho = np.hypot(y, z)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        along = SAMPLE_DETECTOR_M * x / rho - window.offset_m
-        elevation = np.degrees(np.arctan2(y, z))
-    hit = np.abs(along) <= window.tube_half_length_m - end_mask_m
-    in_pack = np.zeros_like(hit)
-    for lo, hi in window.pack_intervals_deg():
-        in_pack |= (elevation >= lo - edge_margin_deg) & (elevation <= hi + edge_margin_deg)
-    return hit & in_pack & (z > 0)
+    frame = _window_frame(kf_lab, window.rot_beam_deg, window.rot_vertical_deg)
+    return _frame_hits(window, frame, end_mask_m, edge_margin_deg)
 
 
 @dataclass(frozen=True)
@@ -325,8 +347,12 @@ class CoverageModel:
     def hits(self, kf_lab: np.ndarray) -> np.ndarray:
         """True where lab directions ``kf_lab`` (..., 3) land on a detector tube."""
         out = np.zeros(kf_lab.shape[:-1], dtype=bool)
+        frames: dict[tuple[float, float], _WindowFrame] = {}  # windows sharing an orientation
         for window in self.windows:
-            out |= window_hits(window, kf_lab, self.end_mask_m, self.edge_margin_deg)
+            key = (window.rot_beam_deg, window.rot_vertical_deg)
+            if key not in frames:
+                frames[key] = _window_frame(kf_lab, *key)
+            out |= _frame_hits(window, frames[key], self.end_mask_m, self.edge_margin_deg)
         return out
 
     def scattered_wavevectors(self, ei_mev, energy_mev, h_rlu, k_rlu) -> np.ndarray:

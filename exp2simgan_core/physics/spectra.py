@@ -30,6 +30,7 @@ Intensity unit: S_perp per magnetic site per meV (times |<j0>|^2, twin-averaged)
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,10 +295,14 @@ class SpectrumCalculator:
         self.q_lab = np.stack([2 * np.pi * h.ravel() / a, 2 * np.pi * k.ravel() / b], axis=1)
         self._quadrant, self._from_quadrant = _quadrant_index(pts)
         self.uncovered = uncovered
-        self._sigma_tables = {
-            (ei, hz): _sigma_table(ei, hz, settings.energy_width_factor)
-            for ei, hz, _ in self.blocks
-        }
+
+    @functools.cached_property
+    def _sigma_tables(self) -> dict[tuple[float, float], tuple[np.ndarray, np.ndarray]]:
+        """Energy-resolution tables per (Ei, chopper Hz), built on first use: the convolved
+        spectrum needs them, the unconvolved one alone does not (PyChop costs about 0.15 s per
+        incident energy)."""
+        factor = self.settings.energy_width_factor
+        return {(ei, hz): _sigma_table(ei, hz, factor) for ei, hz, _ in self.blocks}
 
     def fields(self, system: SpinSystem) -> list[ModeField]:
         """Spin waves of each twin at the fine-grid points with H, K >= 0 (``_quadrant``).
@@ -331,6 +336,7 @@ class SpectrumCalculator:
         Raises :class:`~exp2simgan_core.physics.lswt.UnstableStructureError` for unstable draws.
         """
         system = self.model.build(self.model.check_params(params))
+        tables = self._sigma_tables  # before the spin waves: a bad chopper setting fails first
         fields = self.fields(system)
         nf = len(self.grid.points)
         # pixel centres (rows H, columns K) as points of the quadrant
@@ -342,7 +348,7 @@ class SpectrumCalculator:
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
             smooth = np.zeros((len(self._quadrant), len(edges) - 1))
-            table = self._sigma_tables[(ei, hz)]
+            table = tables[(ei, hz)]
             at_centre = []
             for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
