@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import streams
-from .io import DataFileError, check_writable, load_user_spectrum, read_h5, write_h5
+from .io import DataFileError, check_writable, read_h5, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import (
@@ -37,6 +37,7 @@ from .physics.spectra import (
     SpectrumSettings,
 )
 from .simulate import SimulationSettings, draw_spectra, draw_unconvolved
+from .user_spectra import load_user_spectrum
 from .version import code_version
 from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 
@@ -155,7 +156,8 @@ def _recorded_layout(
     """The run's 2D layout from its recorded ``simulation.spectrum`` mapping, if it has ``shape``.
 
     With a layout, a spectrum of the paper's 240 x 400 layout is rebinned into the run's
-    (``io.load_user_spectrum``); without one (no record, a 3D run) only ``shape`` is accepted.
+    (``user_spectra.load_user_spectrum``); without one (no record, a 3D run) only ``shape`` is
+    accepted.
     """
     layout = _layout_of(spectrum_section)
     return layout if layout is not None and layout.shape == tuple(shape) else shape

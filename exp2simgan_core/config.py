@@ -20,9 +20,10 @@ import jsonschema
 import yaml
 
 from exp2simgan_core.gan.settings import gan_settings
-from exp2simgan_core.io import DataFileError, read_user_spectrum
+from exp2simgan_core.io import DataFileError
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.simulate import SimulationSettings
+from exp2simgan_core.user_spectra import read_user_spectrum
 
 
 class ConfigError(ValueError):

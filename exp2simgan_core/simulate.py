@@ -19,8 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import streams
+from .physics.coverage import uncovered_mask, uncovered_volume
 from .physics.experiment import ExperimentSettings
-from .physics.instrument import uncovered_mask, uncovered_volume
 from .physics.layout import Layout2D, Layout3D
 from .physics.lswt import UnstableStructureError
 from .physics.spectra import SpectrumCalculator, SpectrumSettings

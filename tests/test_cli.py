@@ -10,9 +10,10 @@ import pytest
 from exp2simgan_core.cli import main
 from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.gan.train import train
-from exp2simgan_core.io import PAPER_LAYOUT, read_h5, write_h5
+from exp2simgan_core.io import read_h5, write_h5
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.rebin import rebin_image
+from exp2simgan_core.user_spectra import PAPER_LAYOUT
 
 BEST = "-11.39,1.50,-1.35,1.50,0.88,0.074"
 

@@ -1,25 +1,27 @@
-"""MAPS kinematics, resolution and detector coverage (exp2simgan_core.physics.instrument)."""
+"""MAPS kinematics, resolution (physics.instrument) and detector coverage (physics.coverage)."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from exp2simgan_core.physics.coverage import (
+    MAPS_WINDOWS,
+    CoverageModel,
+    uncovered_mask,
+    uncovered_volume,
+    window_hits,
+)
 from exp2simgan_core.physics.instrument import (
     LATTICE_C,
-    MAPS_WINDOWS,
     NEUTRON_E2K,
     SIGMA_TO_FWHM,
     TOBYFIT_ENERGY_WIDTH_FACTOR,
-    CoverageModel,
     EnergyResolution,
     kinematic_l,
     kinematic_qz,
     q_resolution_sigma_rlu,
-    uncovered_mask,
-    uncovered_volume,
     wavevector,
-    window_hits,
 )
 from exp2simgan_core.physics.layout import PAPER_CHOPPER_HZ, PAPER_EI_MEV, Layout2D, Layout3D
 

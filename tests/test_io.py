@@ -1,4 +1,4 @@
-"""HDF5 files of the project (write_h5, read_h5) and users' spectra (read_user_spectrum)."""
+"""HDF5 files of the project (io: write_h5, read_h5) and users' spectra (user_spectra)."""
 
 import doctest
 import re
@@ -13,12 +13,11 @@ import exp2simgan_core.io
 from exp2simgan_core.io import (
     DataFileError,
     check_writable,
-    load_user_spectrum,
     read_h5,
-    read_user_spectrum,
     write_h5,
 )
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.user_spectra import load_user_spectrum, read_user_spectrum
 from exp2simgan_core.version import code_version
 
 SHAPE = (6, 10)

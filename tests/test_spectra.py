@@ -10,18 +10,15 @@ from exp2simgan_core.physics.instrument import kinematic_qz
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.physics.lswt import UnstableStructureError, s_perp, spin_waves
 from exp2simgan_core.physics.models import MODELS
+from exp2simgan_core.physics.modes import ZERO_MODE_MEV, ModeField, Twin, twins
 from exp2simgan_core.physics.montecarlo import monte_carlo_panel
 from exp2simgan_core.physics.spectra import (
     FWHM_PER_SIGMA,
     UNCONVOLVED,
-    ZERO_MODE_MEV,
-    ModeField,
     SpectrumCalculator,
     SpectrumSettings,
-    Twin,
     _point_density,
     sub_cell_spread,
-    twins,
 )
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -36,7 +36,7 @@ from exp2simgan_core.dataset import fill_masked, intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, translate_full
 from exp2simgan_core.gan.settings import SIZE_MULTIPLE
-from exp2simgan_core.io import NEGATIVE_TOLERANCE
+from exp2simgan_core.user_spectra import NEGATIVE_TOLERANCE
 
 CHANGE_KEYS = ("change_cosine", "change_size")  # change_agreement, mean over spectra
 MAX_VOXELS = 2**24  # bins of one spectrum above which it is translated in tiles along its last axis

@@ -209,7 +209,7 @@ def make_experiment_like(
         Resolution-convolved intensity, >= 0, finite except (optionally NaN) where uncovered.
     layout : Layout2D
     uncovered : bool ndarray, shape layout.shape
-        True where the detectors give no data (e.g. ``instrument.uncovered_mask(layout)``).
+        True where the detectors give no data (e.g. ``coverage.uncovered_mask(layout)``).
     rng : numpy.random.Generator
         Source of all randomness, drawn in this order: dead tubes (``tube_live_fraction``),
         spurions, counting noise, subtraction error.

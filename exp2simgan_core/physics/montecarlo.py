@@ -16,7 +16,8 @@ from scipy.stats import qmc
 
 from .instrument import q_resolution_sigma_rlu
 from .layout import Layout2D
-from .spectra import SpectrumCalculator, mode_field, mode_intensities
+from .modes import mode_field, mode_intensities
+from .spectra import SpectrumCalculator
 
 
 def monte_carlo_panel(

@@ -20,7 +20,6 @@ from exp2simgan_core.io import (
     DataFileError,
     H5Data,
     check_writable,
-    load_user_spectrum,
     read_h5,
     write_h5,
 )
@@ -34,6 +33,7 @@ from exp2simgan_core.simulate import (
     draw_spectra,
     stream_rng,
 )
+from exp2simgan_core.user_spectra import load_user_spectrum
 from exp2simgan_core.vocabulary import CLASSES, DOMAINS
 
 log = logging.getLogger(__name__)
