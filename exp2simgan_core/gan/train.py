@@ -31,9 +31,7 @@ from exp2simgan_core.gan.checkpoint import (
     latest_checkpoint,
     save_atomically,
 )
-from exp2simgan_core.gan.losses import (
-    LowPassFidelity,
-)
+from exp2simgan_core.gan.losses import LowPassFidelity
 from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
 from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.gan.state import TrainingState, set_aside_other_run
