@@ -65,7 +65,11 @@ from torch import nn
 from exp2simgan_core.config import check_config, filled, load_config_file, load_schema, merged
 from exp2simgan_core.gan import model as model_module
 from exp2simgan_core.gan.checkpoint import DataScaling
-from exp2simgan_core.gan.losses import NCE_DIAGONAL_FILL, LowPassFidelity, gaussian_lowpass
+from exp2simgan_core.gan.losses import (
+    LowPassFidelity,
+    gaussian_lowpass,
+    patch_nce_similarities,
+)
 from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
 from exp2simgan_core.gan.networks import count_parameters
 from exp2simgan_core.gan.settings import GanSettings, gan_settings
@@ -317,13 +321,9 @@ def grad_agreement(fp32: torch.Tensor, bf16: torch.Tensor) -> tuple[float, float
 def nce_logits(
     q: torch.Tensor, k: torch.Tensor, batch_size: int, temperature: float
 ) -> torch.Tensor:
-    """The (N, 1 + n) logits of ``losses._patch_nce`` (positive first), in q's dtype."""
-    n_total, dim = q.shape
-    l_pos = (q * k).sum(dim=1, keepdim=True)
-    l_neg = torch.bmm(q.view(batch_size, -1, dim), k.view(batch_size, -1, dim).transpose(2, 1))
-    eye = torch.eye(l_neg.shape[1], dtype=torch.bool)[None]
-    l_neg = l_neg.masked_fill(eye, NCE_DIAGONAL_FILL).view(n_total, -1)
-    return torch.cat((l_pos, l_neg), dim=1).float() / temperature
+    """The (N, 1 + n) logits of ``losses.patch_nce_loss`` (positive first), similarities in q's
+    dtype, divided in float32."""
+    return patch_nce_similarities(q, k, batch_size).float() / temperature
 
 
 def weight(settings: GanSettings, term: str) -> str:

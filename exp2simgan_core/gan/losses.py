@@ -96,9 +96,12 @@ def patch_nce_loss(
         return _patch_nce(feat_q.to(dtype), feat_k.detach().to(dtype), batch_size, temperature)
 
 
-def _patch_nce(
-    feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, temperature: float
+def patch_nce_similarities(
+    feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int
 ) -> torch.Tensor:
+    """(N, 1 + n) similarities of each query with its positive key (first) and the n keys of its
+    image (the self-similarity among them masked to ``NCE_DIAGONAL_FILL``), in the inputs' dtype;
+    ``patch_nce_loss``'s logits are these over the temperature."""
     n_total, dim = feat_q.shape
     l_pos = (feat_q * feat_k).sum(dim=1, keepdim=True)  # (N, 1)
     q = feat_q.view(batch_size, -1, dim)  # (B, n, D)
@@ -107,8 +110,14 @@ def _patch_nce(
     l_neg = torch.bmm(q, k.transpose(2, 1))  # (B, n, n)
     eye = torch.eye(n, device=feat_q.device, dtype=torch.bool)[None]
     l_neg = l_neg.masked_fill(eye, NCE_DIAGONAL_FILL).view(n_total, n)
-    logits = torch.cat((l_pos, l_neg), dim=1) / temperature  # (N, 1 + n)
-    target = torch.zeros(n_total, dtype=torch.long, device=feat_q.device)
+    return torch.cat((l_pos, l_neg), dim=1)
+
+
+def _patch_nce(
+    feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, temperature: float
+) -> torch.Tensor:
+    logits = patch_nce_similarities(feat_q, feat_k, batch_size) / temperature  # (N, 1 + n)
+    target = torch.zeros(feat_q.shape[0], dtype=torch.long, device=feat_q.device)
     return F.cross_entropy(logits, target)
 
 
