@@ -1,9 +1,8 @@
 """Spectrum representations: shapes, symmetry, the Horace reference and the Monte Carlo check."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from reference_data import load_reference
 
 from exp2simgan_core.physics.formfactor import j0
 from exp2simgan_core.physics.instrument import kinematic_qz
@@ -21,19 +20,8 @@ from exp2simgan_core.physics.spectra import (
     sub_cell_spread,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GOODENOUGH = MODELS["goodenough"]
 SMALL = Layout2D(n_pix=10, ei_mev=(25.0, 70.0, 140.0), chopper_hz=(300.0, 250.0, 400.0))
-
-
-def reference(name: str) -> np.ndarray:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(
-            f"reference data {path} is absent: the authors' arrays live in ../shared/data beside "
-            "the checkout, outside the project, and a clone elsewhere has none to compare with"
-        )
-    return np.load(path)
 
 
 def row_correlations(image: np.ndarray, ref: np.ndarray, uncovered: np.ndarray) -> np.ndarray:
@@ -238,8 +226,8 @@ def test_sub_cell_spread_of_a_linear_dispersion():
 def test_horace_convention_matches_the_tobyfit_reference():
     """The authors' Horace/Tobyfit image of the Goodenough best fit (Monte Carlo, 5 points per
     pixel, so its own noise caps the attainable correlation)."""
-    ref = reference("horace_bestfit_goodenough.npy")
-    uncovered = reference("maps_uncovered_mask.npy")
+    ref = load_reference("horace_bestfit_goodenough.npy")
+    uncovered = load_reference("maps_uncovered_mask.npy")
     r = {}
     for convention in ("horace", "physical"):
         calc = SpectrumCalculator(GOODENOUGH, SpectrumSettings(convention=convention))

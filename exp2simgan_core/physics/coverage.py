@@ -89,7 +89,7 @@ MAPS_WINDOWS = (
 )
 
 # Fitted to ../shared/data/maps_uncovered_mask.npy (a Horace cut's zero pattern; IoU of the
-# uncovered pixels 0.897, 20.0 % uncovered vs 20.1 %; see tests/test_instrument.py). Without
+# uncovered pixels 0.897, 20.0 % uncovered vs 20.1 %; see tests/test_coverage.py). Without
 # the tilt the IoU drops to 0.75, without the tube-end mask to 0.73.
 CRYSTAL_TILT_DEG = (-1.4, 0.3, 0.2)  # sample misalignment: rotations about lab x, y, z, deg
 TUBE_END_MASK_M = 0.04  # masked (dead) length at each tube end, m
