@@ -3,11 +3,11 @@
     python benchmarks/eigensolver.py [--n 4096] [--repeats 3] [--threads 1]
 
 The simulator's ``lswt.colpa`` does a batched Cholesky, a Hermitian eigendecomposition and a
-triangular solve per wavevector (torch, complex128). This prints wavevectors per second of the
-eigendecomposition step alone and of the whole colpa, for torch (complex128, complex64) and
-numpy's LAPACK (complex128, complex64), on the Goodenough best fit's h(k) at ``--n`` random
-wavevectors, and the largest mode-energy error of each against torch complex128 (meV): complex64
-is usable only where that error is far below the tests' tolerances.
+triangular solve per wavevector (complex128; numpy's LAPACK on the CPU, torch on CUDA). This
+prints wavevectors per second of the whole colpa on the CPU and of the eigendecomposition step
+alone, for torch (complex128, complex64) and numpy's LAPACK (complex128, complex64), on the
+Goodenough best fit's h(k) at ``--n`` random wavevectors, and the largest mode-energy error of each
+against colpa (meV): complex64 is usable only where that error is far below the tests' tolerances.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def main() -> None:
     print(f"{args.n} wavevectors, h(k) {h.shape[1]} x {h.shape[2]}, torch threads {args.threads}")
     reference = colpa(h, "cpu")[0]
     t_full = best_of(args.repeats, lambda: colpa(h, "cpu"))
-    print(f"lswt.colpa (torch complex128, Cholesky + eigh + T): {args.n / t_full:9,.0f} /s")
+    print(f"lswt.colpa on the CPU (Cholesky + eigh + T): {args.n / t_full:9,.0f} /s")
     matrices = dynamical_matrices(h, np.complex128)
     rows = []
     for name, dtype in (("complex128", torch.complex128), ("complex64", torch.complex64)):

@@ -38,6 +38,7 @@ from .physics.spectra import (
 )
 from .simulate import SimulationSettings, draw_spectra, draw_unconvolved
 from .user_spectra import load_user_spectrum
+from .util import DEVICES
 from .version import code_version
 from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 
@@ -82,6 +83,10 @@ def _add_simulate(sub) -> None:
         default=PAPER_INTRINSIC_FWHM_MEV,
         help="mode width of the bin_centre spectrum, meV",
     )
+    p.add_argument(
+        "--device", choices=DEVICES, default="cpu",
+        help="where spin waves are diagonalised (auto: CUDA when present)",
+    )  # fmt: skip
     p.set_defaults(func=_simulate)
 
 
@@ -99,6 +104,7 @@ def _simulate(args: argparse.Namespace) -> None:
             oversample=args.oversample,
             unconvolved=args.unconvolved,
             intrinsic_fwhm_mev=args.intrinsic_fwhm_mev,
+            device=args.device,
         )
     )
     calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))

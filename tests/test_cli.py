@@ -39,6 +39,24 @@ def test_simulate_writes_a_spectrum(tmp_path, capsys):
     assert not np.allclose(other.datasets["spectra"], data.datasets["spectra"], equal_nan=True)
 
 
+def test_simulating_on_the_cpu_does_not_import_torch(tmp_path):
+    """Both kinds, drawn and given exchanges: the spin waves go through numpy's LAPACK, so the
+    command does not pay torch's import (about a second)."""
+    script = f"""
+import sys
+from exp2simgan_core.cli import main
+common = ["simulate", "--model", "goodenough", "--n-pix", "4", "--oversample", "1"]
+common += ["--out", sys.argv[1]]
+assert main([*common, "--kind", "unconvolved", "--params={BEST}"]) == 0
+assert main([*common, "--kind", "convolved"]) == 0
+assert "torch" not in sys.modules, "torch was imported"
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.h5")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_simulate_volume(tmp_path):
     out = tmp_path / "v.h5"
     code = main(["simulate", "--model", "dimer", "--layout", "3d", "--n-pix", "6", "--ei", "70",

@@ -154,14 +154,84 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom], axis=1)
 
 
-def _cholesky(h: np.ndarray, device: str):
-    """Lower Cholesky factor (torch) of h + GOLDSTONE_SHIFT_MEV; UnstableStructureError if none."""
-    import torch
+class _NumpyLinalg:
+    """Colpa's batched operations on the CPU: numpy's LAPACK (no torch import, and faster than
+    torch's CPU kernels for these 32 x 32 problems: ``benchmarks/eigensolver.py``)."""
 
-    ht = torch.as_tensor(h, dtype=torch.complex128, device=resolve_device(device))
-    shifted = ht + GOLDSTONE_SHIFT_MEV * torch.eye(h.shape[-1], dtype=ht.dtype, device=ht.device)
-    lower, info = torch.linalg.cholesky_ex(shifted)  # shifted = L L^dagger, K = L^dagger
-    bad = torch.nonzero(info).flatten().tolist()
+    @staticmethod
+    def asarray(a: np.ndarray) -> np.ndarray:
+        return a
+
+    @staticmethod
+    def cholesky(shifted: np.ndarray) -> tuple[np.ndarray | None, list[int]]:
+        """Lower factors, or None and the indices where the factorisation fails."""
+        try:
+            return np.linalg.cholesky(shifted), []
+        except np.linalg.LinAlgError:  # only unstable draws pay for the search
+            return None, [i for i, m in enumerate(shifted) if not _factorises(m)]
+
+    @staticmethod
+    def eigh(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.linalg.eigh(m)
+
+    @staticmethod
+    def solve_upper(upper: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(upper, b)
+
+    @staticmethod
+    def to_numpy(a: np.ndarray) -> np.ndarray:
+        return a
+
+
+class _TorchLinalg:
+    """Colpa's batched operations on a CUDA device, in torch (complex128)."""
+
+    @staticmethod
+    def asarray(a: np.ndarray):
+        import torch
+
+        return torch.as_tensor(a, device="cuda")
+
+    @staticmethod
+    def cholesky(shifted):
+        import torch
+
+        lower, info = torch.linalg.cholesky_ex(shifted)
+        return lower, torch.nonzero(info).flatten().tolist()
+
+    @staticmethod
+    def eigh(m):
+        import torch
+
+        return torch.linalg.eigh(m)
+
+    @staticmethod
+    def solve_upper(upper, b):
+        import torch
+
+        return torch.linalg.solve_triangular(upper, b, upper=True)
+
+    @staticmethod
+    def to_numpy(a) -> np.ndarray:
+        return a.cpu().numpy()
+
+
+def _factorises(m: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+def _linalg(device: str) -> type[_NumpyLinalg] | type[_TorchLinalg]:
+    return _NumpyLinalg if resolve_device(device) == "cpu" else _TorchLinalg
+
+
+def _cholesky(h: np.ndarray, linalg):
+    """Lower Cholesky factor of h + GOLDSTONE_SHIFT_MEV (K = L^dagger), in ``linalg``'s arrays;
+    UnstableStructureError if h is not positive definite at some wavevector."""
+    lower, bad = linalg.cholesky(linalg.asarray(h + GOLDSTONE_SHIFT_MEV * np.eye(h.shape[-1])))
     if bad:
         raise UnstableStructureError(
             f"the magnetic ground state is unstable: h(k) is not positive definite at "
@@ -172,28 +242,29 @@ def _cholesky(h: np.ndarray, device: str):
 
 def check_stable(h: np.ndarray, device: str = "auto") -> None:
     """Raise UnstableStructureError exactly where ``colpa(h)`` would: its Cholesky test alone."""
-    _cholesky(h, device)
+    _cholesky(h, _linalg(device))
 
 
 def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
 
-    Batched Cholesky, eigh and triangular solve in torch (float64 precision) on ``device``.
+    Batched Cholesky, Hermitian eigendecomposition and triangular solve in double precision:
+    numpy's LAPACK when ``device`` resolves to the CPU, torch on a CUDA device.
     Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
     columns of the paraunitary transformation X = T Y that belong to those modes.
     """
-    import torch  # the functions here that need it import it: importing physics stays light
-
+    linalg = _linalg(device)
     n = h.shape[-1] // 2
-    lower = _cholesky(h, device)
-    k_mat = lower.mH
-    g = torch.cat([torch.ones(n), -torch.ones(n)]).to(lower)
+    lower = _cholesky(h, linalg)
+    k_mat = lower.conj().swapaxes(-1, -2)
+    g = linalg.asarray(np.concatenate([np.ones(n), -np.ones(n)]))
     m = k_mat @ (g[:, None] * lower)  # K g K^dagger
-    lam, vec = torch.linalg.eigh(0.5 * (m + m.mH))  # ascending
-    omega, vec = lam.flip(-1)[:, :n], vec.flip(-1)[:, :, :n]
-    scaled = vec * omega.clamp(min=0.0).sqrt()[:, None, :].to(vec.dtype)
-    t = torch.linalg.solve_triangular(k_mat, scaled, upper=True)
-    return omega.cpu().numpy(), t.cpu().numpy()
+    lam, vec = linalg.eigh(0.5 * (m + m.conj().swapaxes(-1, -2)))  # ascending
+    positive = list(range(2 * n - 1, n - 1, -1))  # the n largest, descending
+    omega, vec = lam[:, positive], vec[:, :, positive]
+    scaled = vec * omega.clip(min=0.0)[:, None, :] ** 0.5
+    t = linalg.solve_upper(k_mat, scaled)
+    return linalg.to_numpy(omega), linalg.to_numpy(t)
 
 
 def spectral_amplitudes(form: QuadraticForm, t: np.ndarray) -> np.ndarray:
