@@ -10,6 +10,7 @@ rule extract_patches:
         f"{LOGS}/extract_patches.log",
     benchmark:
         f"{BENCHMARKS}/extract_patches.tsv"
+    priority: 1  # on the 2D GAN's chain (see train_gan)
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1

@@ -32,6 +32,7 @@ rule merge_shards:
         f"{LOGS}/merge_shards/{{model}}.log",
     benchmark:
         f"{BENCHMARKS}/merge_shards/{{model}}.tsv"
+    priority: 1  # on the 2D GAN's chain (see train_gan)
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1
@@ -51,6 +52,7 @@ rule split_train_test:
         f"{LOGS}/split_train_test.log",
     benchmark:
         f"{BENCHMARKS}/split_train_test.tsv"
+    priority: 1  # on the 2D GAN's chain (see train_gan)
     conda:
         "../envs/exp2simgan.yaml"
     threads: 1
