@@ -1,10 +1,12 @@
 """The read-only reference data beside the checkout (``../shared/data``; its README says what
 each file is), for the tests that compare with it.
 
-The project never reads these files: a clone elsewhere has none, and the tests that need one skip,
-naming the file.
+The project never reads these files. A clone elsewhere has no ``../shared/data`` at all: the tests
+that need it skip, naming the test and the folder. Where the folder is present, a missing file is a
+failure (a misspelt name, an incomplete copy), never a skip.
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +16,23 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def reference_path(name: str) -> Path:
-    """The path of ``name`` under ``../shared/data``; the calling test skips if it is absent."""
+    """The path of ``name`` under ``../shared/data``.
+
+    The calling test skips if the folder is absent and fails if the folder lacks the file.
+    """
     path = SHARED_DATA / name
-    if not path.is_file():
+    test = os.environ.get("PYTEST_CURRENT_TEST", "this test").split(" ")[0]
+    if not SHARED_DATA.is_dir():
         pytest.skip(
-            f"reference data {path} is absent: the reference files live in ../shared/data beside "
-            "the checkout, outside the project, and a clone elsewhere has none to compare with"
+            f"{test} compares with {name} in the read-only reference folder {SHARED_DATA}, which "
+            "is absent: it lives beside the checkout, outside the project, and a clone elsewhere "
+            "has none"
         )
+    if not path.is_file():
+        pytest.fail(f"{test}: the reference folder {SHARED_DATA} is present but lacks {name}")
     return path
 
 
 def load_reference(name: str) -> np.ndarray:
-    """``np.load`` of a reference ``.npy`` file; the calling test skips if it is absent."""
+    """``np.load`` of a reference ``.npy`` file (see :func:`reference_path`)."""
     return np.load(reference_path(name))
