@@ -20,9 +20,10 @@ from exp2simgan_core.physics.layout import PAPER_CHOPPER_HZ, PAPER_EI_MEV
 TABLES = [f"maps_resolution/PCSMO_ei{int(ei)}_resolution.txt" for ei in PAPER_EI_MEV]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def tables():
-    """{Ei: (n, 12) Tobyfit table} for the paper's incident energies."""
+    """{Ei: (n, 12) Tobyfit table} for the paper's incident energies (per test, so that a skip
+    names the test that needs them)."""
     paths = [reference_path(name) for name in TABLES]
     return {ei: np.loadtxt(f) for ei, f in zip(PAPER_EI_MEV, paths, strict=True)}
 
