@@ -1,7 +1,8 @@
 """Does a faster training set-up lose translation quality? Retrain a run's GAN under each.
 
     python benchmarks/gan_speed_quality.py [--results results/demo] [--gan 2d|3d] [--device cuda]
-                                           [--precisions fp32 bf16] [--channels-last] [--compile]
+                                           [--precisions fp32 bf16 fp16] [--channels-last]
+                                           [--compile]
                                            [--batch-sizes 1 16] [--lr-scaling none|sqrt|linear]
                                            [--seeds 0 1] [--set lowpass_weight=10 ...]
                                            [--pairs test train]
@@ -44,7 +45,7 @@ import yaml
 
 from exp2simgan_core.config import volume_gan_section
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
-from exp2simgan_core.gan.settings import gan_settings
+from exp2simgan_core.gan.settings import PRECISIONS, gan_settings
 from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
@@ -155,7 +156,7 @@ def main() -> None:
         help="replace keys of the run's GAN section (gan: or, with --gan 3d, volume:)",
     )  # fmt: skip
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["fp32", "bf16"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1])
     parser.add_argument("--lr-scaling", choices=sorted(LR_SCALING), default="none")
     parser.add_argument("--seeds", type=int, nargs="+", default=[None], help="default: the run's")

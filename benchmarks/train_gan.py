@@ -10,7 +10,8 @@ per iteration; one image = one crop of each domain. For every variant and batch 
 per step, images/s, the ratio to the authors' code at paper settings, batch 1, on an H200 (8-10
 images/s: 96-122 ms per step), and peak memory (CUDA: torch.cuda.max_memory_allocated over the
 timed steps, "steady", and since the networks were built, "with set-up"; CPU: the process's
-maxrss). A variant joins tokens with "+": fp32 or bf16 (autocast), channels_last, compile
+maxrss). A variant joins tokens with "+": fp32, bf16 or fp16 (autocast; fp16 with loss
+scaling), channels_last, compile
 (torch.compile of the networks), cudnn_benchmark (cuDNN picks its fastest convolution). Timing
 runs ``--seconds`` of steps after two warm-up steps (compilation happens there; their time is
 printed as "warm-up") and synchronises the device before reading the clock. Rows start only
@@ -37,15 +38,15 @@ from exp2simgan_core.config import load_config_file
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling
 from exp2simgan_core.gan.networks import ResnetGenerator, translate_full
-from exp2simgan_core.gan.settings import GanSettings, gan_settings
-from exp2simgan_core.gan.state import build_training
+from exp2simgan_core.gan.settings import PRECISIONS, GanSettings, gan_settings
+from exp2simgan_core.gan.state import build_training, grad_scaler
 from exp2simgan_core.gan.train import low_pass_fidelity, train_step
 
 PAPER = GanSettings(crop_size=256)  # ngf 64, 9 blocks, ndf 64, the authors' 256 x 256 crops
 DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
 SPECTRUM_SHAPE = (240, 400)  # the paper layout: rows Ei x H, columns energy bin x K
 AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200
-TOKENS = ("fp32", "bf16", "channels_last", "compile", "cudnn_benchmark")
+TOKENS = (*PRECISIONS, "channels_last", "compile", "cudnn_benchmark")
 UNIT_SCALING = DataScaling(1.0, 1.0, INTENSITY_RULE)  # random crops: one scale for both domains
 
 
@@ -67,8 +68,11 @@ def parse_variant(variant: str) -> dict:
     unknown = sorted(set(tokens) - set(TOKENS))
     if unknown:
         raise SystemExit(f"variant {variant!r}: unknown token(s) {unknown}; allowed: {TOKENS}")
+    precisions = [t for t in tokens if t in PRECISIONS] or ["fp32"]
+    if len(precisions) > 1:
+        raise SystemExit(f"variant {variant!r}: more than one precision {precisions}")
     return {
-        "precision": "bf16" if "bf16" in tokens else "fp32",
+        "precision": precisions[0],
         "channels_last": "channels_last" in tokens,
         "compile": "compile" in tokens,
         "cudnn_benchmark": "cudnn_benchmark" in tokens,
@@ -110,17 +114,18 @@ def profile_steps(settings: GanSettings, device: torch.device, top: int) -> str:
     three steps after two warm-up steps: where a step's time goes."""
     torch.manual_seed(0)
     model, optimisers, _ = build_training(settings, device)
+    scaler = grad_scaler(settings, device)
     lowpass = low_pass_fidelity(settings, UNIT_SCALING)
     batches = random_batches(settings, device)
     for real_exp, real_sim in batches[:2]:
-        train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
+        train_step(model, optimisers, real_exp, real_sim, settings, lowpass, scaler=scaler)
     synchronize(device)
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=activities) as prof:
         for real_exp, real_sim in batches[1:]:
-            train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
+            train_step(model, optimisers, real_exp, real_sim, settings, lowpass, scaler=scaler)
         synchronize(device)
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=top, max_name_column_width=60)
@@ -135,24 +140,25 @@ def time_training(
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     model, optimisers, _ = build_training(settings, device)
+    scaler = grad_scaler(settings, device)
     lowpass = low_pass_fidelity(settings, UNIT_SCALING)
     batches = random_batches(settings, device)
     start = time.perf_counter()
     for real_exp, real_sim in batches[:2]:
-        train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
+        train_step(model, optimisers, real_exp, real_sim, settings, lowpass, scaler=scaler)
     synchronize(device)
     warmup = time.perf_counter() - start
     setup_peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else 0.0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
-    train_step(model, optimisers, *batches[2], settings, lowpass)
+    train_step(model, optimisers, *batches[2], settings, lowpass, scaler=scaler)
     synchronize(device)
     one = time.perf_counter() - start
     steps = max(3, int(seconds / max(one, 1e-3)))
     start = time.perf_counter()
     for i in range(steps):
-        train_step(model, optimisers, *batches[i % len(batches)], settings, lowpass)
+        train_step(model, optimisers, *batches[i % len(batches)], settings, lowpass, scaler=scaler)
     synchronize(device)
     elapsed = time.perf_counter() - start
     if device.type == "cuda":

@@ -121,21 +121,22 @@ def _time_gan(section: Mapping[str, Any], seed: int, dims: int, device: str) -> 
     from exp2simgan_core.dataset import INTENSITY_RULE
     from exp2simgan_core.gan.checkpoint import DataScaling
     from exp2simgan_core.gan.settings import gan_settings
-    from exp2simgan_core.gan.state import build_training
+    from exp2simgan_core.gan.state import build_training, grad_scaler
     from exp2simgan_core.gan.train import low_pass_fidelity, train_step
 
     settings = gan_settings(section, seed, dims=dims)
     dev = torch.device(device)
     torch.manual_seed(streams.torch_seed(seed, "plan/gan"))
     model, optimisers, _ = build_training(settings, dev)
+    scaler = grad_scaler(settings, dev)
     lowpass = low_pass_fidelity(settings, DataScaling(1.0, 1.0, INTENSITY_RULE))  # random crops
     shape = (settings.batch_size, 1) + (settings.crop_size,) * dims
     real_exp, real_sim = (torch.rand(shape, device=dev) * 2 - 1 for _ in range(2))
-    train_step(model, optimisers, real_exp, real_sim, settings, lowpass)  # warm-up
+    train_step(model, optimisers, real_exp, real_sim, settings, lowpass, scaler=scaler)  # warm-up
     _synchronize(dev)
     start = time.perf_counter()
     for _ in range(GAN_STEPS):
-        train_step(model, optimisers, real_exp, real_sim, settings, lowpass)
+        train_step(model, optimisers, real_exp, real_sim, settings, lowpass, scaler=scaler)
     _synchronize(dev)
     return (time.perf_counter() - start) / GAN_STEPS
 

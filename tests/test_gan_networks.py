@@ -10,6 +10,7 @@ from exp2simgan_core.gan.layers import (
     ResnetBlock,
     Upsample,
 )
+from exp2simgan_core.gan.losses import patch_nce_loss
 from exp2simgan_core.gan.networks import (
     DISCRIMINATORS,
     GENERATORS,
@@ -215,6 +216,29 @@ def test_patch_sample_mlp_shares_ids_and_normalises():
     again, ids_again = head(feats, num_patches=32, patch_ids=ids)
     assert all(torch.equal(a, b) for a, b in zip(ids, ids_again, strict=True))
     torch.testing.assert_close(again[1], out[1])
+
+
+def test_patch_heads_stay_float32_under_float16_autocast():
+    """Small projections make the normalisation's gradient large (1 / |projection|): computed in
+    float16 the heads' weight gradients overflow. The heads run in float32 instead."""
+    torch.manual_seed(0)
+    head = PatchSampleMLP((8,), mlp_dim=16)
+    with torch.no_grad():
+        head.mlps[0][2].weight.mul_(1e-5)  # projections of about 1e-5
+    feats = [torch.randn(2, 8, 6, 6)]
+    grads = {}
+    for dtype in (torch.float32, torch.float16):
+        head.zero_grad()
+        torch.manual_seed(1)  # the same patches
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            (q,), ids = head(feats, num_patches=16)
+            (k,), _ = head([f.roll(1, dims=-1) for f in feats], num_patches=16, patch_ids=ids)
+            assert q.dtype == torch.float32
+            loss = patch_nce_loss(q, k, batch_size=2)
+        loss.backward()
+        grads[dtype] = torch.cat([p.grad.flatten() for p in head.parameters()])
+    assert torch.isfinite(grads[torch.float16]).all()
+    torch.testing.assert_close(grads[torch.float16], grads[torch.float32])
 
 
 def cut_blur(x: torch.Tensor, taps: tuple[float, ...]) -> torch.Tensor:

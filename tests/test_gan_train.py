@@ -84,13 +84,18 @@ def test_training_runs_logs_and_checkpoints(patches, tmp_path):
     assert samples["exp2sim"].min() >= 0 and np.isfinite(samples["sim2exp"]).all()
 
 
-def test_resumed_run_ends_with_the_uninterrupted_weights(patches, tmp_path):
-    full = train(TINY, *patches, tmp_path / "full", progress=False)
-    killed = train(TINY, *patches, tmp_path / "resumed", progress=False, stop_after=4)
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_resumed_run_ends_with_the_uninterrupted_weights(patches, tmp_path, precision):
+    settings = dataclasses.replace(TINY, precision=precision)
+    full = train(settings, *patches, tmp_path / "full", progress=False)
+    killed = train(settings, *patches, tmp_path / "resumed", progress=False, stop_after=4)
     assert killed.iteration == 4 and not killed.completed
     assert latest_checkpoint(tmp_path / "resumed").name == "iter_00000003.pt"
-    resumed = train(TINY, *patches, tmp_path / "resumed", progress=False)
+    resumed = train(settings, *patches, tmp_path / "resumed", progress=False)
     assert resumed.completed
+    scales = [load_checkpoint(r.last_checkpoint)["grad_scaler"] for r in (full, resumed)]
+    assert scales[0] == scales[1]
+    assert ("scale" in scales[0]) == (precision == "fp16")  # the loss scale is resumed too
     a, b = _weights(full.last_checkpoint), _weights(resumed.last_checkpoint)
     assert a.keys() == b.keys()
     for key in a:
@@ -219,9 +224,9 @@ def test_divergence_stops_before_saving_the_diverged_state(patches, tmp_path, mo
     )  # the package exports train()
     step, calls = train_module.train_step, []
 
-    def diverging(*args):
+    def diverging(*args, **kwargs):
         calls.append(len(calls) + 1)
-        losses = step(*args)
+        losses = step(*args, **kwargs)
         return {**losses, "g_nce": float("nan")} if len(calls) == 4 else losses
 
     monkeypatch.setattr(train_module, "train_step", diverging)
@@ -241,7 +246,9 @@ def test_random_crops_are_seeded_and_inside_the_patch():
 
 
 @pytest.mark.parametrize(
-    "options", [{"precision": "bf16"}, {"channels_last": True}], ids=["bf16", "channels_last"]
+    "options",
+    [{"precision": "bf16"}, {"precision": "fp16"}, {"channels_last": True}],
+    ids=["bf16", "fp16", "channels_last"],
 )
 def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
     settings = dataclasses.replace(TINY, **options)
@@ -254,8 +261,8 @@ def test_speed_options_train_with_finite_losses(patches, tmp_path, options):
         **load_checkpoint(result.last_checkpoint)["settings"],
         **options,
     }  # the options are recorded, so a resume with other options is refused
-    with pytest.raises(ValueError, match="precision 'fp16' not in"):
-        dataclasses.replace(TINY, precision="fp16").validate()
+    with pytest.raises(ValueError, match="precision 'fp8' not in"):
+        dataclasses.replace(TINY, precision="fp8").validate()
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

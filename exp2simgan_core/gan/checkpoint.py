@@ -2,7 +2,8 @@
 
 A checkpoint ``checkpoints/iter_XXXXXXXX.pt`` (8-digit iteration) is a dict with keys
 ``networks`` (state dicts of g_exp2sim, g_sim2exp, d_sim, d_exp, head_exp2sim, head_sim2exp),
-``optimisers``, ``schedulers``, ``rng`` (torch CPU state, numpy Generator state), ``iteration``,
+``optimisers``, ``schedulers``, ``grad_scaler`` (the loss scale of fp16 training; empty
+otherwise), ``rng`` (torch CPU state, numpy Generator state), ``iteration``,
 ``settings`` (GanSettings as a dict), ``architecture`` (the record below), ``scaling``
 (DataScaling as a dict), ``data_sha256`` (``train.data_fingerprint`` of the patches; resuming
 checks it) and ``code_version``. It loads with ``torch.load(weights_only=True)``.

@@ -214,6 +214,9 @@ class PatchSampleMLP(nn.Module):
     ``forward`` samples the same patch locations for every image of the batch, projects the
     features and L2-normalises them: list of (B, C_i, *S_i) -> list of (B * n_i, mlp_dim) with
     n_i = min(num_patches, prod(S_i)), plus the sampled flat location ids (to reuse for the keys).
+    The heads run in float32 even under autocast: small projections make the normalisation's
+    gradient large (it scales as 1 / |projection|), and in float16 it overflowed in the first
+    training step (``benchmarks/low_precision_terms.py``). They are a small share of the step.
     """
 
     def __init__(self, in_channels: tuple[int, ...], mlp_dim: int = 256) -> None:
@@ -243,7 +246,8 @@ class PatchSampleMLP(nn.Module):
             else:
                 pid = patch_ids[k]
             sample = flat[:, pid, :].flatten(0, 1)  # (B * n, C)
-            out.append(F.normalize(mlp(sample), p=2, dim=1, eps=1e-7))
+            with torch.autocast(sample.device.type, enabled=False):  # see the class docstring
+                out.append(F.normalize(mlp(sample.float()), p=2, dim=1, eps=1e-7))
             ids.append(pid)
         return out, ids
 

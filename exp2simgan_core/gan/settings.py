@@ -19,7 +19,7 @@ SIZE_MULTIPLE = 2**N_DOWNSAMPLING  # spatial sizes the generator maps onto thems
 GENERATOR_NAMES = ("resnet",)  # keys of networks.GENERATORS
 DISCRIMINATOR_NAMES = ("patchgan",)  # keys of networks.DISCRIMINATORS
 ADVERSARIAL_MODES = ("lsgan", "hinge")  # keys of losses.ADVERSARIAL_LOSSES
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 
 
@@ -121,7 +121,9 @@ class GanSettings:
     loss_weights: LossWeights = field(default_factory=lambda: PAPER_TEXT)
     seed: int = 0
     checkpoint_every: int = 50000  # iterations
-    precision: str = "fp32"  # "bf16": forward passes and losses under bfloat16 autocast
+    # "bf16" / "fp16": forward passes and losses under bfloat16 / float16 autocast (fp16 with
+    # dynamic loss scaling); weights, optimisers and inference stay float32
+    precision: str = "fp32"
     channels_last: bool = False  # 2D only: NHWC memory layout (faster convolutions on GPUs)
     compile: bool = False  # torch.compile the generators and discriminators in place
     lowpass_sigma: float = 2.0  # pixels; LowPassFidelity, used when loss_weights.lowpass > 0

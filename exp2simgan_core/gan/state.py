@@ -1,4 +1,5 @@
-"""A training run's state: networks, optimisers, learning-rate schedules and random streams.
+"""A training run's state: networks, optimisers, learning-rate schedules, the loss scale and
+random streams.
 
 ``TrainingState.fresh`` builds them for ``GanSettings`` (networks drawn from the torch stream
 seeded with the settings' seed), ``to_checkpoint`` writes the dict that
@@ -76,6 +77,12 @@ def build_training(
     return model, optimisers, schedulers
 
 
+def grad_scaler(settings: GanSettings, device: torch.device) -> torch.amp.GradScaler:
+    """Dynamic loss scaling for precision fp16 (float16's exponent range is narrow); a disabled
+    scaler, which changes nothing, otherwise."""
+    return torch.amp.GradScaler(device.type, enabled=settings.precision == "fp16")
+
+
 Optimisers = dict[str, torch.optim.Optimizer]
 
 
@@ -94,6 +101,7 @@ class TrainingState:
     optimisers: Optimisers
     schedulers: Schedulers
     rng: np.random.Generator  # the crops' stream
+    scaler: torch.amp.GradScaler  # dynamic loss scaling; enabled for precision "fp16" only
 
     @classmethod
     def fresh(
@@ -103,7 +111,8 @@ class TrainingState:
         torch.manual_seed(streams.torch_seed(settings.seed, "gan/weights"))
         rng = streams.rng(settings.seed, "gan/crops")
         model, optimisers, schedulers = build_training(settings, device)
-        return cls(settings, scaling, fingerprint, model, optimisers, schedulers, rng)
+        scaler = grad_scaler(settings, device)
+        return cls(settings, scaling, fingerprint, model, optimisers, schedulers, rng, scaler)
 
     def to_checkpoint(self, iteration: int) -> dict:
         """The checkpoint dict described in ``exp2simgan_core.gan.checkpoint``."""
@@ -111,6 +120,7 @@ class TrainingState:
             "networks": {name: module.state_dict() for name, module in self.model.named_children()},
             "optimisers": {k: o.state_dict() for k, o in self.optimisers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "grad_scaler": self.scaler.state_dict(),  # {} unless fp16
             "rng": {"torch": torch.get_rng_state(), "numpy": self.rng.bit_generator.state},
             "iteration": iteration,
             "settings": asdict(self.settings),
@@ -132,6 +142,8 @@ class TrainingState:
             o.load_state_dict(state["optimisers"][k])
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
+        # a no-op unless fp16 (checkpoints written before fp16 existed have no entry)
+        self.scaler.load_state_dict(state.get("grad_scaler", {}))
         torch.set_rng_state(state["rng"]["torch"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
         return int(state["iteration"])

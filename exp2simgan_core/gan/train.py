@@ -161,10 +161,14 @@ def write_samples(
     write_h5(path, out, {"iteration": iteration})
 
 
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def _autocast(settings: GanSettings, device_type: str):
-    """bfloat16 autocast for ``precision == "bf16"`` (weights and optimiser stay float32)."""
-    if settings.precision == "bf16":
-        return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
+    """Autocast to bfloat16 or float16 for those precisions (weights and optimiser stay float32);
+    nothing for fp32."""
+    if settings.precision in AUTOCAST_DTYPES:
+        return torch.autocast(device_type=device_type, dtype=AUTOCAST_DTYPES[settings.precision])
     return contextlib.nullcontext()
 
 
@@ -175,12 +179,16 @@ def train_step(
     real_sim: torch.Tensor,
     settings: GanSettings,
     lowpass: LowPassFidelity | None = None,
+    *,
+    scaler: torch.amp.GradScaler,
 ) -> dict[str, float]:
     """One DCLGAN iteration: translate, update both discriminators, then generators and heads.
 
     real_exp, real_sim: (B, 1, *crop) scaled to [-1, 1]; ``lowpass`` is needed when
-    ``settings.loss_weights.lowpass`` > 0 (``low_pass_fidelity``). Returns every loss term as a
-    float.
+    ``settings.loss_weights.lowpass`` > 0 (``low_pass_fidelity``). ``scaler``
+    (``state.grad_scaler``) scales both objectives before their backward passes and skips the
+    updates whose gradients overflow; it is disabled, and changes nothing, unless the precision
+    is fp16. Returns every loss term as a float.
     """
     autocast = functools.partial(_autocast, settings, real_exp.device.type)  # fresh per use
     with autocast():
@@ -193,8 +201,8 @@ def train_step(
             real_exp, real_sim, translations.fake_exp, translations.fake_sim,
             weights=settings.loss_weights, gan_mode=settings.gan_mode,
         )  # fmt: skip
-    d_losses["d_total"].backward()
-    optimisers["d"].step()
+    scaler.scale(d_losses["d_total"]).backward()
+    scaler.step(optimisers["d"])
     for d in model.discriminators():
         d.requires_grad_(False)
     optimisers["g"].zero_grad(set_to_none=True)
@@ -205,9 +213,10 @@ def train_step(
             weights=settings.loss_weights, gan_mode=settings.gan_mode,
             num_patches=settings.num_patches, temperature=settings.nce_t, lowpass=lowpass,
         )  # fmt: skip
-    g_losses["g_total"].backward()
-    optimisers["g"].step()
-    optimisers["f"].step()
+    scaler.scale(g_losses["g_total"]).backward()
+    scaler.step(optimisers["g"])
+    scaler.step(optimisers["f"])
+    scaler.update()
     losses = {**g_losses, **d_losses}
     values = torch.stack([v.detach().float() for v in losses.values()]).tolist()  # one sync
     return dict(zip(losses, values, strict=True))
@@ -282,7 +291,13 @@ def train(
         for iteration in range(start + 1, total + 1):
             real_exp, real_sim = (_batch(state, patches[d], d, dev) for d in patches)
             losses = train_step(
-                state.model, state.optimisers, real_exp, real_sim, settings, lowpass
+                state.model,
+                state.optimisers,
+                real_exp,
+                real_sim,
+                settings,
+                lowpass,
+                scaler=state.scaler,
             )
             _log_losses(writer, log, losses, state, iteration, last, bar)
             if iteration % per_epoch == 0:

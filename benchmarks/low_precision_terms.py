@@ -1,7 +1,9 @@
-"""Where does bfloat16 autocast depart from float32 in the GAN's loss terms and their gradients?
+"""Where does bfloat16 or float16 autocast depart from float32 in the GAN's loss terms and their
+gradients?
 
-    python benchmarks/bf16_terms.py [--preset demo] [--crop 48] [--batch 4]
-                                    [--inputs spectra|uniform] [--seed 0] [--threads 1]
+    python benchmarks/low_precision_terms.py [--precision bf16|fp16] [--loss-scale S]
+                                             [--preset demo] [--crop 48] [--batch 4]
+                                             [--inputs spectra|uniform] [--seed 0] [--threads 1]
 
 Settings: ``--preset NAME`` is config/NAME.yaml laid over config/config.yaml with the schema's
 defaults filled in, as ``exp2simgan plan`` reads a preset (``paper``: config/config.yaml
@@ -18,7 +20,8 @@ other such curves blurred by ``gaussian_lowpass`` (sigma 1.5 bins) plus a faint 
 (up to 0.2 % of the batch's brightest pixel) for the convolved domain, so most scaled pixels lie
 near -1, as in the demo's data. ``--inputs uniform``: uniform noise, as ``train_gan.py`` times with.
 
-The step is evaluated twice at the same weights, in float32 and under CPU bfloat16 autocast, as
+The step is evaluated twice at the same weights, in float32 and under CPU autocast to the
+``--precision``'s type (the "low" pass), as
 ``train.train_step`` runs it, with the training's own functions: the translation pass
 (``DualGan.translate``), ``DualGan.discriminator_loss`` with the discriminators trainable, then
 ``DualGan.generator_loss`` with them frozen, each under ``train._autocast`` of the settings with
@@ -33,14 +36,21 @@ g_nce) and the low-pass fidelity per direction (a recording wrapper passed as ``
 Printed: each term's value in both precisions and relative difference; each term's gradient
 alone (``torch.autograd.grad``, both graphs kept, so no shared ``.grad``) with respect to the
 networks it trains (generator terms: both generators and PatchNCE heads; discriminator terms:
-both discriminators), per network the cosine and relative norm difference of the bf16 gradient
-against the float32 one; the PatchNCE logits (recomputed from the recorded features as
+both discriminators), per network the cosine and relative norm difference of the low pass's
+gradient against the float32 one; the PatchNCE logits (recomputed from the recorded features as
 ``losses._patch_nce`` does, checked against its loss): largest difference and how many rows'
-argmax changes, also as they would be with the similarities in bfloat16; the translations, the
+argmax changes, also as they would be with the similarities in the low type; the translations, the
 discriminators' scores on the real crops and every instance norm's input statistics and output
 (first call of each layer: the translation pass, the discriminator on its real crop). Last,
 one verdict per term: it departs when its relative difference exceeds 1e-2 or a gradient's
 cosine is below 0.99 or its norm differs by more than 1e-2.
+
+The low pass's gradients are those of the term times a loss scale, divided by it, as
+``torch.amp.GradScaler`` computes them in fp16 training. ``--loss-scale`` defaults to 1 for bf16
+(training does not scale it) and for fp16 to the largest power of two up to 2^16 (the scaler's
+start) at which the gradients of g_total and d_total are finite: where training's dynamic scale
+settles after it has skipped the steps that overflow. Gradients without a scale show what
+float16's narrow range does: small ones flush to zero.
 
 On one thread of a 2-core CPU: about 5 s at the demo's size (48 x 48 crops, batch 4), 20 s with
 ``--preset paper --crop 64 --batch 1`` (2.5 GB).
@@ -74,7 +84,12 @@ from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_T
 from exp2simgan_core.gan.networks import count_parameters
 from exp2simgan_core.gan.settings import GanSettings, gan_settings
 from exp2simgan_core.gan.state import TrainingState
-from exp2simgan_core.gan.train import _autocast, data_scaling, low_pass_fidelity
+from exp2simgan_core.gan.train import (
+    AUTOCAST_DTYPES,
+    _autocast,
+    data_scaling,
+    low_pass_fidelity,
+)
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 CONFIG = Path(__file__).parents[1] / "config"
@@ -227,6 +242,7 @@ def capturing(model: DualGan) -> Iterator[dict[str, Captured]]:
 class Pass:
     """One evaluation of the step at one precision; the terms keep their graphs."""
 
+    precision: str
     terms: dict[str, torch.Tensor]
     nce: list[NceCall]
     captured: dict[str, Captured]  # translations, discriminator scores, norm layers
@@ -280,7 +296,7 @@ def evaluate(
         terms.update({f"g_lowpass {k}": term for k, term in recording.terms.items()})
     captured["fake_sim (exp2sim output)"] = Captured.of(translations.fake_sim)
     captured["fake_exp (sim2exp output)"] = Captured.of(translations.fake_exp)
-    return Pass(terms, nce, captured)
+    return Pass(precision, terms, nce, captured)
 
 
 def nce_names(model: DualGan) -> list[str]:
@@ -289,12 +305,14 @@ def nce_names(model: DualGan) -> list[str]:
 
 
 def gradients(
-    term: torch.Tensor, model: DualGan, names: tuple[str, ...]
+    term: torch.Tensor, model: DualGan, names: tuple[str, ...], loss_scale: float = 1.0
 ) -> dict[str, torch.Tensor | None]:
-    """Per network in ``names``: the term's gradient, flat float64 (None: no path to it)."""
+    """Per network in ``names``: the term's gradient, flat float64 (None: no path to it), taken
+    of ``loss_scale`` times the term and divided by it."""
     params = {name: list(getattr(model, name).parameters()) for name in names}
     flat = [p for ps in params.values() for p in ps]
-    grads = iter(torch.autograd.grad(term, flat, retain_graph=True, allow_unused=True))
+    scaled = torch.autograd.grad(term * loss_scale, flat, retain_graph=True, allow_unused=True)
+    grads = iter(None if g is None else g / loss_scale for g in scaled)
     out: dict[str, torch.Tensor | None] = {}
     for name, ps in params.items():
         gs = [next(grads) for _ in ps]
@@ -310,12 +328,28 @@ def relative(a: float, b: float) -> float:
     return abs(b - a) / abs(a) if a else abs(b - a)
 
 
-def grad_agreement(fp32: torch.Tensor, bf16: torch.Tensor) -> tuple[float, float]:
-    """Cosine of the two gradients and relative norm difference (|bf16| - |fp32|) / |fp32|."""
-    norm_a, norm_b = fp32.norm().item(), bf16.norm().item()
+def settled_loss_scale(model: DualGan, low: Pass) -> float:
+    """The largest power of two up to 2^16 at which the gradients of the low pass's g_total and
+    d_total are finite."""
+    scale = 2.0**16
+    while scale >= 1.0:
+        finite = all(
+            g is None or bool(torch.isfinite(g).all())
+            for term, nets in (("g_total", G_NETS), ("d_total", D_NETS))
+            for g in gradients(low.terms[term], model, nets, scale).values()
+        )
+        if finite:
+            return scale
+        scale /= 2
+    raise SystemExit(f"{low.precision}: gradients overflow even without a loss scale")
+
+
+def grad_agreement(fp32: torch.Tensor, low: torch.Tensor) -> tuple[float, float]:
+    """Cosine of the two gradients and relative norm difference (|low| - |fp32|) / |fp32|."""
+    norm_a, norm_b = fp32.norm().item(), low.norm().item()
     if norm_a == 0 or norm_b == 0:
         return (1.0 if norm_a == norm_b else 0.0), relative(norm_a, norm_b)
-    return (fp32 @ bf16).item() / (norm_a * norm_b), (norm_b - norm_a) / norm_a
+    return (fp32 @ low).item() / (norm_a * norm_b), (norm_b - norm_a) / norm_a
 
 
 def nce_logits(
@@ -337,29 +371,31 @@ def weight(settings: GanSettings, term: str) -> str:
     return f"{getattr(w, field):g}"
 
 
-def print_terms(settings: GanSettings, fp32: Pass, bf16: Pass) -> None:
+def print_terms(settings: GanSettings, fp32: Pass, low: Pass) -> None:
+    p = low.precision
     print(
-        "\nloss terms (weight: of the term's kind in the objective; "
-        "rel diff: |bf16 - fp32| / |fp32|)"
+        f"\nloss terms (weight: of the term's kind in the objective; "
+        f"rel diff: |{p} - fp32| / |fp32|)"
     )
-    print(f"{'term':<28}{'weight':>8}{'float32':>14}{'bf16':>14}{'rel diff':>10}  bf16 dtype")
+    print(f"{'term':<28}{'weight':>8}{'float32':>14}{p:>14}{'rel diff':>10}  {p} dtype")
     for name, a in fp32.terms.items():
-        b = bf16.terms[name]
+        b = low.terms[name]
         print(
             f"{name:<28}{weight(settings, name):>8}{a.item():>14.7g}{b.item():>14.7g}"
             f"{relative(a.item(), b.item()):>10.2e}  {str(b.dtype).removeprefix('torch.')}"
         )
 
 
-def compare_gradients(model: DualGan, fp32: Pass, bf16: Pass) -> dict[str, dict]:
-    """term -> network -> (cosine, relative norm difference), for terms with a graph."""
+def compare_gradients(model: DualGan, fp32: Pass, low: Pass, loss_scale: float) -> dict[str, dict]:
+    """term -> network -> (cosine, relative norm difference), for terms with a graph; the low
+    pass's gradients at ``loss_scale``."""
     out: dict[str, dict] = {}
     for name, a in fp32.terms.items():
-        b = bf16.terms[name]
+        b = low.terms[name]
         if not (a.requires_grad and b.requires_grad):
             continue
         nets = D_NETS if name.startswith("d_") else G_NETS
-        grads_a, grads_b = gradients(a, model, nets), gradients(b, model, nets)
+        grads_a, grads_b = gradients(a, model, nets), gradients(b, model, nets, loss_scale)
         out[name] = {
             net: None if grads_a[net] is None else grad_agreement(grads_a[net], grads_b[net])
             for net in nets
@@ -367,10 +403,11 @@ def compare_gradients(model: DualGan, fp32: Pass, bf16: Pass) -> dict[str, dict]
     return out
 
 
-def print_gradients(agreement: dict[str, dict]) -> None:
+def print_gradients(agreement: dict[str, dict], precision: str, loss_scale: float) -> None:
+    p = precision
     print(
-        "\ngradient of each term alone, bf16 against float32: cosine / (|bf16| - |fp32|) / |fp32| "
-        "(-: the term does not reach the network)"
+        f"\ngradient of each term alone, {p} (loss scale {loss_scale:g}) against float32: "
+        f"cosine / (|{p}| - |fp32|) / |fp32| (-: the term does not reach the network)"
     )
     for nets in (G_NETS, D_NETS):
         rows = {k: v for k, v in agreement.items() if tuple(v) == nets}
@@ -380,20 +417,21 @@ def print_gradients(agreement: dict[str, dict]) -> None:
             print(f"{name:<28}" + "".join(f"{t:>19}" for t in text))
 
 
-def print_nce(model: DualGan, fp32: Pass, bf16: Pass) -> None:
+def print_nce(model: DualGan, fp32: Pass, low: Pass) -> None:
+    p, dtype = low.precision, AUTOCAST_DTYPES[low.precision]
     print(
-        "\nPatchNCE logits (rows: batch x patches; 1 + n columns, positive first) of the bf16 pass "
-        "against float32: as computed (float32 similarities of the features) and with the "
-        "similarities in bfloat16 too ('bf16 sims'); pos. top: rows whose positive wins"
+        f"\nPatchNCE logits (rows: batch x patches; 1 + n columns, positive first) of the {p} "
+        f"pass against float32: as computed (float32 similarities of the features) and with the "
+        f"similarities in {p} too ('{p} sims'); pos. top: rows whose positive wins"
     )
     print(
         f"{'direction, layer':<28}{'rows':>6}{'q dtype':>10}{'max|dlogit|':>13}{'argmax flips':>14}"
-        f"{'pos. top fp32/bf16':>20}{'bf16 sims: max|dlogit|':>24}{'flips':>7}"
+        f"{f'pos. top fp32/{p}':>20}{f'{p} sims: max|dlogit|':>24}{'flips':>7}"
     )
-    for name, a, b in zip(nce_names(model), fp32.nce, bf16.nce, strict=True):
+    for name, a, b in zip(nce_names(model), fp32.nce, low.nce, strict=True):
         ref = nce_logits(a.feat_q, a.feat_k, a.batch_size, a.temperature)
         got = nce_logits(b.feat_q.float(), b.feat_k.float(), b.batch_size, b.temperature)
-        low = nce_logits(b.feat_q.bfloat16(), b.feat_k.bfloat16(), b.batch_size, b.temperature)
+        low = nce_logits(b.feat_q.to(dtype), b.feat_k.to(dtype), b.batch_size, b.temperature)
         for logits, call in ((ref, a), (got, b)):
             target = torch.zeros(len(logits), dtype=torch.long)
             if not math.isclose(
@@ -416,17 +454,18 @@ def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(2), flat.std(2, correction=0)
 
 
-def print_intermediates(fp32: Pass, bf16: Pass) -> None:
+def print_intermediates(fp32: Pass, low: Pass) -> None:
+    p = low.precision
     print(
         "\nfirst call of each instance norm (translation pass; discriminator on its real crop), "
-        "discriminator scores on the real crop, translations: bf16 pass against float32"
+        f"discriminator scores on the real crop, translations: {p} pass against float32"
     )
     print(
-        f"{'output':<36}{'bf16 dtype':>11}{'max|diff|':>11}{'rel L2':>10}"
-        f"{'mean/std fp32':>16}{'mean/std bf16':>16}   input: max |dmean| / std, |dstd| / std"
+        f"{'output':<36}{f'{p} dtype':>11}{'max|diff|':>11}{'rel L2':>10}"
+        f"{'mean/std fp32':>16}{f'mean/std {p}':>16}   input: max |dmean| / std, |dstd| / std"
     )
     for name, ref in fp32.captured.items():
-        got = bf16.captured[name]
+        got = low.captured[name]
         a, b = ref.output, got.output
         diff = (b - a).abs()
         line = (
@@ -444,10 +483,10 @@ def print_intermediates(fp32: Pass, bf16: Pass) -> None:
         print(line)
 
 
-def print_verdicts(fp32: Pass, bf16: Pass, agreement: dict[str, dict]) -> None:
+def print_verdicts(fp32: Pass, low: Pass, agreement: dict[str, dict]) -> None:
     print()
     for name, a in fp32.terms.items():
-        rel = relative(a.item(), bf16.terms[name].item())
+        rel = relative(a.item(), low.terms[name].item())
         problems = [f"value rel diff {rel:.1e} > {VALUE_TOL:g}"] if rel > VALUE_TOL else []
         cells = {k: v for k, v in agreement.get(name, {}).items() if v is not None}
         for net, (cos, dnorm) in cells.items():
@@ -463,6 +502,10 @@ def print_verdicts(fp32: Pass, bf16: Pass, agreement: dict[str, dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", default="bf16", choices=sorted(AUTOCAST_DTYPES))
+    parser.add_argument(
+        "--loss-scale", type=float, default=None, help="default: 1 for bf16, settled for fp16"
+    )
     parser.add_argument("--preset", default="demo", choices=presets())
     parser.add_argument("--crop", type=int, default=None, help="crop size (default: the preset's)")
     parser.add_argument("--batch", type=int, default=4)
@@ -488,13 +531,17 @@ def main() -> None:
         near = (x + 1 < 0.01).float().mean().item()
         print(f"{args.inputs} {name}: {100 * near:.0f} % of pixels within 0.01 of -1")
     fp32 = evaluate(model, settings, real_exp, real_sim, lowpass, "fp32")
-    bf16 = evaluate(model, settings, real_exp, real_sim, lowpass, "bf16")
-    print_terms(settings, fp32, bf16)
-    agreement = compare_gradients(model, fp32, bf16)
-    print_gradients(agreement)
-    print_nce(model, fp32, bf16)
-    print_intermediates(fp32, bf16)
-    print_verdicts(fp32, bf16, agreement)
+    low = evaluate(model, settings, real_exp, real_sim, lowpass, args.precision)
+    print_terms(settings, fp32, low)
+    if args.loss_scale is not None:
+        loss_scale = args.loss_scale
+    else:
+        loss_scale = settled_loss_scale(model, low) if args.precision == "fp16" else 1.0
+    agreement = compare_gradients(model, fp32, low, loss_scale)
+    print_gradients(agreement, args.precision, loss_scale)
+    print_nce(model, fp32, low)
+    print_intermediates(fp32, low)
+    print_verdicts(fp32, low, agreement)
     print(f"\n{time.perf_counter() - start:.1f} s")
 
 
