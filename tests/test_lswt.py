@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from exp2simgan_core.physics.lswt import (
+    BACKENDS,
     SpinSystem,
     UnstableStructureError,
+    colpa,
+    hamiltonian,
+    quadratic_form,
+    spectral_amplitudes,
     spin_waves,
 )
 from exp2simgan_core.physics.models import MODELS
@@ -140,14 +145,39 @@ def test_device_choice_is_validated():
         spin_waves(chain(-1.0, 1.0), random_k(2), device="tpu")
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (torch finds none)")
-def test_cuda_matches_cpu():
-    spec = MODELS["dimer"]
-    system = spec.build(np.array(spec.best_fit))
-    k = random_k(64, 1.2)
-    omega_cpu, amp_cpu = spin_waves(system, k, device="cpu")
-    omega_gpu, amp_gpu = spin_waves(system, k, device="cuda")
-    np.testing.assert_allclose(omega_gpu, omega_cpu, atol=1e-8)
-    weight = [np.sum(np.abs(a.sum(axis=2)) ** 2, axis=1) for a in (amp_cpu, amp_gpu)]
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize(
+    ("device", "backend"),
+    [
+        pytest.param("cpu", "torch", id="torch-on-cpu"),
+        pytest.param("cuda", None, marks=(pytest.mark.gpu, CUDA), id="cuda"),
+    ],
+)
+@pytest.mark.parametrize("model", ["dimer", "goodenough"])
+def test_torch_path_matches_numpy(model, device, backend):
+    """The CUDA path's code (torch) runs on the CPU too, so it is checked without a GPU."""
+    spec = MODELS[model]
+    form = quadratic_form(spec.build(np.array(spec.best_fit)))
+    h = hamiltonian(form, random_k(64, 1.2))
+    (omega_ref, t_ref), (omega, t) = colpa(h, "cpu"), colpa(h, device, backend)
+    np.testing.assert_allclose(omega, omega_ref, atol=1e-8)
+    amps = [spectral_amplitudes(form, x) for x in (t_ref, t)]
+    weight = [np.sum(np.abs(a.sum(axis=2)) ** 2, axis=1) for a in amps]  # gauge-invariant
     np.testing.assert_allclose(weight[1], weight[0], rtol=1e-8, atol=1e-10)
+
+
+def test_both_backends_name_the_same_unstable_wavevectors():
+    h = hamiltonian(quadratic_form(chain(+2.0, 1.0)), random_k(10))
+    messages = []
+    for backend in BACKENDS:
+        with pytest.raises(UnstableStructureError, match="not positive definite") as err:
+            colpa(h, "cpu", backend)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "of 10 wavevectors (first index" in messages[0]
+
+
+def test_backend_choice_is_validated():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        colpa(hamiltonian(quadratic_form(chain(-1.0, 1.0)), random_k(2)), "cpu", "jax")

@@ -184,13 +184,16 @@ class _NumpyLinalg:
 
 
 class _TorchLinalg:
-    """Colpa's batched operations on a CUDA device, in torch (complex128)."""
+    """Colpa's batched operations in torch (complex128) on ``device``: the simulator's path on a
+    CUDA device; on the CPU for tests and ``benchmarks/eigensolver.py``."""
 
-    @staticmethod
-    def asarray(a: np.ndarray):
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def asarray(self, a: np.ndarray):
         import torch
 
-        return torch.as_tensor(a, device="cuda")
+        return torch.as_tensor(a, device=self.device)
 
     @staticmethod
     def cholesky(shifted):
@@ -224,11 +227,21 @@ def _factorises(m: np.ndarray) -> bool:
     return True
 
 
-def _linalg(device: str) -> type[_NumpyLinalg] | type[_TorchLinalg]:
-    return _NumpyLinalg if resolve_device(device) == "cpu" else _TorchLinalg
+BACKENDS = ("numpy", "torch")
 
 
-def _cholesky(h: np.ndarray, linalg):
+def _linalg(device: str, backend: str | None = None) -> _NumpyLinalg | _TorchLinalg:
+    """numpy on the CPU and torch on CUDA unless ``backend`` (one of BACKENDS) says otherwise."""
+    resolved = resolve_device(device)
+    backend = backend or ("numpy" if resolved == "cpu" else "torch")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "numpy" and resolved != "cpu":
+        raise ValueError(f"the numpy backend runs on the CPU only, not on {resolved!r}")
+    return _NumpyLinalg() if backend == "numpy" else _TorchLinalg(resolved)
+
+
+def _cholesky(h: np.ndarray, linalg: _NumpyLinalg | _TorchLinalg):
     """Lower Cholesky factor of h + GOLDSTONE_SHIFT_MEV (K = L^dagger), in ``linalg``'s arrays;
     UnstableStructureError if h is not positive definite at some wavevector."""
     lower, bad = linalg.cholesky(linalg.asarray(h + GOLDSTONE_SHIFT_MEV * np.eye(h.shape[-1])))
@@ -245,15 +258,18 @@ def check_stable(h: np.ndarray, device: str = "auto") -> None:
     _cholesky(h, _linalg(device))
 
 
-def colpa(h: np.ndarray, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def colpa(
+    h: np.ndarray, device: str = "auto", backend: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Bogoliubov diagonalisation of positive-definite h, shape (nq, 2n, 2n), complex128.
 
     Batched Cholesky, Hermitian eigendecomposition and triangular solve in double precision:
-    numpy's LAPACK when ``device`` resolves to the CPU, torch on a CUDA device.
+    numpy's LAPACK when ``device`` resolves to the CPU, torch on a CUDA device (``backend``
+    "torch" runs torch on the CPU too).
     Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
     columns of the paraunitary transformation X = T Y that belong to those modes.
     """
-    linalg = _linalg(device)
+    linalg = _linalg(device, backend)
     n = h.shape[-1] // 2
     lower = _cholesky(h, linalg)
     k_mat = lower.conj().swapaxes(-1, -2)
