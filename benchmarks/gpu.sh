@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Training throughput and peak memory at the paper architecture on one CUDA device, in about
-# fifteen minutes (each compiled set-up first compiles for two to four minutes), most wanted first, so that a run cut short still answers the open question
-# (train_gan.py): the paper's fp32 batch 1 and 4 as the baseline, config/gpu_fast.yaml's float32
-# set-up exactly as the workflow trains it (no cudnn_benchmark) with the operators that take its
-# time, then compiled and uncompiled bf16 (at demo size bf16 training costs the Exp2Sim gain,
-# see docs/speed.md).
+# Everything the project measures on one CUDA device, most wanted first, in about eleven minutes
+# (the first four steps about six), so that a run cut short still answers the first questions.
+# Each step has its own time limit and writes its own log as it goes:
 #
 #     benchmarks/gpu.sh [LOG_DIR=benchmark_logs]
 #
-# PYTHON (default python3) is the interpreter; each step has its own time limit. Whether a
-# set-up costs quality is a separate run that needs a finished demo (results/demo), about two
-# minutes on an H200 for these six retrainings at demo size:
-#     python benchmarks/gan_speed_quality.py --device cuda --precisions fp32 bf16 \
+#  1. cuda_tests.txt    the tests marked gpu: spin waves on CUDA against the CPU, compiled
+#                       bf16 and fp16 training
+#  2. simulate.txt      the simulator with its spin waves on CUDA (benchmarks/simulate.py):
+#                       seconds per 240 x 400 pair (pairs per second = 1 / that), the demo's
+#                       draws
+#  3. gan_eager*.txt    training throughput at the paper architecture, uncompiled
+#                       (benchmarks/train_gan.py): the paper preset (fp32, batch 1) beside
+#                       batch 16 in fp32, fp16 (loss scaling) and bf16, channels_last
+#  4. plan.txt          `exp2simgan plan` of the paper preset, GAN and DUQ rates measured on the
+#                       card; its throughput record is written to LOG_DIR/paper-cuda.json
+#  5. gan_compiled.txt  compiled, batch 16: config/gpu_fast.yaml's float32 set-up as the
+#                       workflow trains it, then fp16 (each compiles for two to four minutes)
+#
+# PYTHON (default python3) is the interpreter. Whether a set-up costs quality is a separate
+# run that needs a finished demo's results/demo (data/, gan2d/final.pt: about 35 MB), about
+# five minutes on an H200 for six retrainings at demo size, compilation included:
+#     python benchmarks/gan_speed_quality.py --device cuda --precisions fp32 fp16 \
 #         --batch-sizes 16 --channels-last --compile --seeds 0 1 2 --jobs 6
 set -uo pipefail
 logs=${1:-benchmark_logs}
@@ -19,15 +29,24 @@ python=${PYTHON:-python3}
 mkdir -p "$logs"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$logs/gpu.txt"
-throughput() {  # LOG TIMEOUT ARGS...
+step() {  # LOG TIMEOUT COMMAND...
     local log=$1 limit=$2
     shift 2
-    timeout "$limit" "$python" benchmarks/train_gan.py --device cuda --no-cpu "$@" | tee "$logs/$log"
+    echo "== $* (limit ${limit} s)" | tee "$logs/$log"
+    timeout "$limit" "$@" 2>&1 | tee -a "$logs/$log"
 }
-throughput fp32.txt 90 --variants fp32 --batch-sizes 1 4 --budget 40
-throughput gpu_fast.txt 420 --variants fp32+channels_last+compile --batch-sizes 16 --seconds 8 \
-    --profile 25
-throughput compile.txt 300 --variants bf16+channels_last+cudnn_benchmark+compile \
-    --batch-sizes 16 --seconds 8
-throughput bf16.txt 180 --variants bf16+channels_last+cudnn_benchmark \
-    --batch-sizes 1 4 8 16 32 --budget 120
+gan() {  # LOG TIMEOUT ARGS...
+    local log=$1 limit=$2
+    shift 2
+    step "$log" "$limit" "$python" benchmarks/train_gan.py --device cuda --no-cpu "$@"
+}
+step cuda_tests.txt 180 "$python" -m pytest -q -m gpu -p no:cacheprovider \
+    tests/test_lswt.py tests/test_gan_train.py
+step simulate.txt 90 "$python" benchmarks/simulate.py --device cuda --repeats 2 --draws 10
+gan gan_eager.txt 100 --variants fp32 --batch-sizes 1 --seconds 6
+gan gan_eager_b16.txt 120 --variants fp32+channels_last fp16+channels_last bf16+channels_last \
+    --batch-sizes 16 --seconds 6
+step plan.txt 120 "$python" -m exp2simgan_core.cli plan config/config.yaml --device cuda \
+    --record "$logs/paper-cuda.json"
+gan gan_compiled.txt 300 --variants fp32+channels_last+compile fp16+channels_last+compile \
+    --batch-sizes 16 --seconds 6

@@ -273,6 +273,7 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
     [
         pytest.param("cpu", "fp32", marks=pytest.mark.slow, id="cpu-gpu_fast"),
         pytest.param("cuda", "bf16", marks=(pytest.mark.gpu, CUDA), id="cuda-bf16"),
+        pytest.param("cuda", "fp16", marks=(pytest.mark.gpu, CUDA), id="cuda-fp16"),
     ],
 )
 def test_compiled_training_resumes_and_translates(patches, tmp_path, device, precision):

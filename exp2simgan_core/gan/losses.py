@@ -83,9 +83,10 @@ def patch_nce_loss(
     [q.k+, q.k-_1, ..., q.k-_n] / T with class 0. Keys are detached (no gradient), as in CUT.
     Computed in float32 even under autocast: in bfloat16 a similarity near 1 is rounded by up to
     2^-8, which the temperature turns into logit errors of about 0.06. Under autocast the
-    projections themselves come from bfloat16 layers, with that rounding already in them;
-    ``benchmarks/bf16_terms.py`` measures the logits' departure from float32 and finds that
-    bfloat16 similarities would add little to it.
+    projection heads run in float32 as well, but the features they project come from the
+    generators' low-precision layers, with that rounding already in them;
+    ``benchmarks/low_precision_terms.py`` measures the logits' departure from float32 and finds
+    that similarities in the low precision would add little to it.
     """
     if feat_q.shape != feat_k.shape or feat_q.ndim != 2:
         raise ValueError(f"query and key must both be (N, D); got {feat_q.shape}, {feat_k.shape}")
