@@ -215,8 +215,9 @@ class PatchSampleMLP(nn.Module):
     features and L2-normalises them: list of (B, C_i, *S_i) -> list of (B * n_i, mlp_dim) with
     n_i = min(num_patches, prod(S_i)), plus the sampled flat location ids (to reuse for the keys).
     The heads run in float32 even under autocast: small projections make the normalisation's
-    gradient large (it scales as 1 / |projection|), and in float16 it overflowed in the first
-    training step (``benchmarks/low_precision_terms.py``). They are a small share of the step.
+    gradient large (it scales as 1 / |projection|), and in float16 it overflowed on the demo
+    networks' first batch (``benchmarks/low_precision_terms.py``). They are a small share of the
+    step.
     """
 
     def __init__(self, in_channels: tuple[int, ...], mlp_dim: int = 256) -> None:
