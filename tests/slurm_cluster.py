@@ -169,7 +169,7 @@ def _install() -> None:
             ) from error
     still_missing = [name for name in BINARIES if shutil.which(name) is None]
     if still_missing:
-        raise ClusterUnavailable(f"installed {PACKAGES} but {still_missing} are not on PATH")
+        raise ClusterStartFailed(f"installed {PACKAGES} but {still_missing} are not on PATH")
 
 
 def _ensure_munge_key() -> None:
