@@ -291,14 +291,9 @@ def train(
         for iteration in range(start + 1, total + 1):
             real_exp, real_sim = (_batch(state, patches[d], d, dev) for d in patches)
             losses = train_step(
-                state.model,
-                state.optimisers,
-                real_exp,
-                real_sim,
-                settings,
-                lowpass,
+                state.model, state.optimisers, real_exp, real_sim, settings, lowpass,
                 scaler=state.scaler,
-            )
+            )  # fmt: skip
             _log_losses(writer, log, losses, state, iteration, last, bar)
             if iteration % per_epoch == 0:
                 for s in state.schedulers.values():
