@@ -22,8 +22,8 @@ import torch
 from simulate import best_of  # benchmarks/simulate.py: run from benchmarks/ or as a script
 from threadpoolctl import threadpool_limits
 
+from exp2simgan_core.physics.arrays import BACKENDS
 from exp2simgan_core.physics.lswt import (
-    BACKENDS,
     GOLDSTONE_SHIFT_MEV,
     colpa,
     hamiltonian,

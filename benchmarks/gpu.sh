@@ -5,11 +5,11 @@
 #
 #     benchmarks/gpu.sh [LOG_DIR=benchmark_logs]
 #
-#  1. cuda_tests.txt    the tests marked gpu: spin waves on CUDA against the CPU, compiled
-#                       bf16 and fp16 training
-#  2. simulate.txt      the simulator with its spin waves on CUDA (benchmarks/simulate.py):
-#                       seconds per 240 x 400 pair (pairs per second = 1 / that), the demo's
-#                       draws
+#  1. cuda_tests.txt    the tests marked gpu: spin waves and whole spectra on CUDA against
+#                       numpy on the CPU, compiled bf16 and fp16 training
+#  2. simulate.txt      the simulator on CUDA (benchmarks/simulate.py: spin waves, intensities,
+#                       broadening and binning in torch on the device): seconds and pairs per
+#                       second of a 240 x 400 pair, the demo's draws
 #  3. gan_eager*.txt    training throughput at the paper architecture, uncompiled
 #                       (benchmarks/train_gan.py): the paper preset (fp32, batch 1) beside
 #                       batch 16 in fp32, fp16 (loss scaling) and bf16, channels_last
@@ -41,7 +41,7 @@ gan() {  # LOG TIMEOUT ARGS...
     step "$log" "$limit" "$python" benchmarks/train_gan.py --device cuda --no-cpu "$@"
 }
 step cuda_tests.txt 180 "$python" -m pytest -q -m gpu -p no:cacheprovider \
-    tests/test_lswt.py tests/test_gan_train.py
+    tests/test_lswt.py tests/test_spectra.py tests/test_gan_train.py
 step simulate.txt 90 "$python" benchmarks/simulate.py --device cuda --repeats 2 --draws 10
 gan gan_eager.txt 100 --variants fp32 --batch-sizes 1 --seconds 6
 gan gan_eager_b16.txt 120 --variants fp32+channels_last fp16+channels_last bf16+channels_last \

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from exp2simgan_core.physics.arrays import BACKENDS
 from exp2simgan_core.physics.lswt import (
-    BACKENDS,
     SpinSystem,
     UnstableStructureError,
     colpa,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import arrays_of
+
 # ion: (a1, b1, a2, b2, a3, b3, c)
 J0_COEFFICIENTS: dict[str, tuple[float, ...]] = {
     "Mn2+": (0.4220, 17.6840, 0.5948, 6.0050, 0.0043, -0.6090, -0.0219),
@@ -18,7 +20,8 @@ J0_COEFFICIENTS: dict[str, tuple[float, ...]] = {
 
 
 def j0(ion: str, q_inv_angstrom: np.ndarray) -> np.ndarray:
-    """<j0> form factor of ``ion`` at momentum transfer |Q| (1/Angstrom), same shape as the input.
+    """<j0> form factor of ``ion`` at momentum transfer |Q| (1/Angstrom), same shape as the input
+    (a numpy array, or a torch tensor on its device).
 
     The tabulated fits give 1 at Q = 0 to within 1e-3.
     """
@@ -28,5 +31,7 @@ def j0(ion: str, q_inv_angstrom: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"no <j0> form factor for ion {ion!r}; known: {sorted(J0_COEFFICIENTS)}"
         ) from None
-    s2 = (np.asarray(q_inv_angstrom) / (4.0 * np.pi)) ** 2
-    return a1 * np.exp(-b1 * s2) + a2 * np.exp(-b2 * s2) + a3 * np.exp(-b3 * s2) + c
+    arrays = arrays_of(q_inv_angstrom)
+    xp = arrays.xp
+    s2 = (arrays.asarray(q_inv_angstrom) / (4.0 * np.pi)) ** 2
+    return a1 * xp.exp(-b1 * s2) + a2 * xp.exp(-b2 * s2) + a3 * xp.exp(-b3 * s2) + c

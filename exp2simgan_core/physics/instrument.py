@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .arrays import arrays_of
+
 NEUTRON_E2K = 2.0721  # E [meV] = NEUTRON_E2K * k^2 [1/Angstrom^2]
 SIGMA_TO_FWHM = float(np.sqrt(8.0 * np.log(2.0)))
 LATTICE_AB = (5.408, 5.4599)  # in-plane lattice constants a, b, Angstrom
@@ -69,7 +71,7 @@ def kinematic_qz(
 
     Returns
     -------
-    ndarray
+    ndarray, or a torch tensor where an input is one
         ``Q_z = k_i - sqrt(k_f^2 - Q_inplane^2)`` (forward branch), broadcast shape; NaN where
         ``k_f < Q_inplane`` or ``E > Ei`` (kinematically forbidden).
 
@@ -80,11 +82,13 @@ def kinematic_qz(
     """
     if not np.isfinite(ei_mev) or ei_mev <= 0:
         raise ValueError(f"kinematic_qz: ei_mev must be a positive finite energy, got {ei_mev}")
+    arrays = arrays_of(energy_transfer_mev, q_inplane_inv_a)
+    xp = arrays.xp
     ki = np.sqrt(ei_mev / NEUTRON_E2K)
-    kf_sq = (ei_mev - np.asarray(energy_transfer_mev, dtype=float)) / NEUTRON_E2K
-    kfz_sq = kf_sq - np.asarray(q_inplane_inv_a, dtype=float) ** 2
+    kf_sq = (ei_mev - arrays.asarray(energy_transfer_mev, dtype="float64")) / NEUTRON_E2K
+    kfz_sq = kf_sq - arrays.asarray(q_inplane_inv_a, dtype="float64") ** 2
     with np.errstate(invalid="ignore"):
-        return np.where(kfz_sq >= 0, ki - np.sqrt(np.where(kfz_sq >= 0, kfz_sq, np.nan)), np.nan)
+        return xp.where(kfz_sq >= 0, ki - xp.sqrt(xp.where(kfz_sq >= 0, kfz_sq, np.nan)), np.nan)
 
 
 def kinematic_l(

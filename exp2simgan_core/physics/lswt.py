@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exp2simgan_core.util import resolve_device
+from .arrays import Arrays, arrays_for, arrays_of
 
 GOLDSTONE_SHIFT_MEV = 1e-9
 
@@ -154,97 +154,10 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     return np.concatenate([top, bottom], axis=1)
 
 
-class _NumpyLinalg:
-    """Colpa's batched operations on the CPU: numpy's LAPACK (no torch import, and faster than
-    torch's CPU kernels for these 32 x 32 problems: ``benchmarks/eigensolver.py``)."""
-
-    @staticmethod
-    def asarray(a: np.ndarray) -> np.ndarray:
-        return a
-
-    @staticmethod
-    def cholesky(shifted: np.ndarray) -> tuple[np.ndarray | None, list[int]]:
-        """Lower factors, or None and the indices where the factorisation fails."""
-        try:
-            return np.linalg.cholesky(shifted), []
-        except np.linalg.LinAlgError:  # only unstable draws pay for the search
-            return None, [i for i, m in enumerate(shifted) if not _factorises(m)]
-
-    @staticmethod
-    def eigh(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.linalg.eigh(m)
-
-    @staticmethod
-    def solve_upper(upper: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.linalg.solve(upper, b)
-
-    @staticmethod
-    def to_numpy(a: np.ndarray) -> np.ndarray:
-        return a
-
-
-class _TorchLinalg:
-    """Colpa's batched operations in torch (complex128) on ``device``: the simulator's path on a
-    CUDA device; on the CPU for tests and ``benchmarks/eigensolver.py``."""
-
-    def __init__(self, device: str) -> None:
-        self.device = device
-
-    def asarray(self, a: np.ndarray):
-        import torch
-
-        return torch.as_tensor(a, device=self.device)
-
-    @staticmethod
-    def cholesky(shifted):
-        import torch
-
-        lower, info = torch.linalg.cholesky_ex(shifted)
-        return lower, torch.nonzero(info).flatten().tolist()
-
-    @staticmethod
-    def eigh(m):
-        import torch
-
-        return torch.linalg.eigh(m)
-
-    @staticmethod
-    def solve_upper(upper, b):
-        import torch
-
-        return torch.linalg.solve_triangular(upper, b, upper=True)
-
-    @staticmethod
-    def to_numpy(a) -> np.ndarray:
-        return a.cpu().numpy()
-
-
-def _factorises(m: np.ndarray) -> bool:
-    try:
-        np.linalg.cholesky(m)
-    except np.linalg.LinAlgError:
-        return False
-    return True
-
-
-BACKENDS = ("numpy", "torch")
-
-
-def _linalg(device: str, backend: str | None = None) -> _NumpyLinalg | _TorchLinalg:
-    """numpy on the CPU and torch on CUDA unless ``backend`` (one of BACKENDS) says otherwise."""
-    resolved = resolve_device(device)
-    backend = backend or ("numpy" if resolved == "cpu" else "torch")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "numpy" and resolved != "cpu":
-        raise ValueError(f"the numpy backend runs on the CPU only, not on {resolved!r}")
-    return _NumpyLinalg() if backend == "numpy" else _TorchLinalg(resolved)
-
-
-def _cholesky(h: np.ndarray, linalg: _NumpyLinalg | _TorchLinalg):
-    """Lower Cholesky factor of h + GOLDSTONE_SHIFT_MEV (K = L^dagger), in ``linalg``'s arrays;
+def _cholesky(h: np.ndarray, arrays: Arrays):
+    """Lower Cholesky factor of h + GOLDSTONE_SHIFT_MEV (K = L^dagger), in ``arrays``;
     UnstableStructureError if h is not positive definite at some wavevector."""
-    lower, bad = linalg.cholesky(linalg.asarray(h + GOLDSTONE_SHIFT_MEV * np.eye(h.shape[-1])))
+    lower, bad = arrays.cholesky(arrays.asarray(h + GOLDSTONE_SHIFT_MEV * np.eye(h.shape[-1])))
     if bad:
         raise UnstableStructureError(
             f"the magnetic ground state is unstable: h(k) is not positive definite at "
@@ -253,9 +166,9 @@ def _cholesky(h: np.ndarray, linalg: _NumpyLinalg | _TorchLinalg):
     return lower
 
 
-def check_stable(h: np.ndarray, device: str = "auto") -> None:
+def check_stable(h: np.ndarray, device: str = "auto", backend: str | None = None) -> None:
     """Raise UnstableStructureError exactly where ``colpa(h)`` would: its Cholesky test alone."""
-    _cholesky(h, _linalg(device))
+    _cholesky(h, arrays_for(device, backend))
 
 
 def colpa(
@@ -266,43 +179,50 @@ def colpa(
     Batched Cholesky, Hermitian eigendecomposition and triangular solve in double precision:
     numpy's LAPACK when ``device`` resolves to the CPU, torch on a CUDA device (``backend``
     "torch" runs torch on the CPU too).
-    Returns (omega, T): omega (nq, n) positive mode energies in meV, descending; T (nq, 2n, n) the
-    columns of the paraunitary transformation X = T Y that belong to those modes.
+    Returns (omega, T) as numpy arrays: omega (nq, n) positive mode energies in meV, descending;
+    T (nq, 2n, n) the columns of the paraunitary transformation X = T Y that belong to those modes.
     """
-    linalg = _linalg(device, backend)
+    arrays = arrays_for(device, backend)
+    return tuple(arrays.to_numpy(a) for a in diagonalise(h, arrays))
+
+
+def diagonalise(h: np.ndarray, arrays: Arrays):
+    """:func:`colpa`'s (omega, T), left in ``arrays`` (on its device)."""
     n = h.shape[-1] // 2
-    lower = _cholesky(h, linalg)
+    lower = _cholesky(h, arrays)
     k_mat = lower.conj().swapaxes(-1, -2)
-    g = linalg.asarray(np.concatenate([np.ones(n), -np.ones(n)]))
+    g = arrays.asarray(np.concatenate([np.ones(n), -np.ones(n)]))
     m = k_mat @ (g[:, None] * lower)  # K g K^dagger
-    lam, vec = linalg.eigh(0.5 * (m + m.conj().swapaxes(-1, -2)))  # ascending
+    lam, vec = arrays.eigh(0.5 * (m + m.conj().swapaxes(-1, -2)))  # ascending
     positive = list(range(2 * n - 1, n - 1, -1))  # the n largest, descending
     omega, vec = lam[:, positive], vec[:, :, positive]
     scaled = vec * omega.clip(min=0.0)[:, None, :] ** 0.5
-    t = linalg.solve_upper(k_mat, scaled)
-    return linalg.to_numpy(omega), linalg.to_numpy(t)
+    return omega, arrays.solve_upper(k_mat, scaled)
 
 
-def spectral_amplitudes(form: QuadraticForm, t: np.ndarray) -> np.ndarray:
-    """Per-site spin-deviation amplitudes a_mi, shape (nq, n_modes, n_sites, 3), complex."""
+def spectral_amplitudes(form: QuadraticForm, t) -> np.ndarray:
+    """Per-site spin-deviation amplitudes a_mi, shape (nq, n_modes, n_sites, 3), complex, in the
+    arrays of ``t`` (numpy or torch)."""
     n = form.n
-    root = np.sqrt(form.spins / 2.0)
+    arrays = arrays_of(t)
+    root = arrays.asarray(np.sqrt(form.spins / 2.0))
+    u = arrays.asarray(form.u)
     normal, anomalous = t[:, :n, :], t[:, n:, :]  # (nq, n_sites, n_modes)
     amp = (
-        normal[..., None] * form.u.conj()[None, :, None, :]
-        + anomalous[..., None] * form.u[None, :, None, :]
+        normal[..., None] * u.conj()[None, :, None, :] + anomalous[..., None] * u[None, :, None, :]
     ) * root[None, :, None, None]
-    return amp.transpose(0, 2, 1, 3)
+    return amp.swapaxes(1, 2)
 
 
 def s_perp(amplitude: np.ndarray, q_hat: np.ndarray, n_sites: int) -> np.ndarray:
     """Neutron cross-section per site (|A|^2 - |Q_hat.A|^2) / n_sites.
 
     amplitude: (..., 3) complex summed amplitudes A;
-    q_hat: (..., 3) unit vectors, broadcastable to ``amplitude``.
+    q_hat: (..., 3) unit vectors, broadcastable to ``amplitude`` (both numpy, or both torch).
     """
-    total = np.sum(np.abs(amplitude) ** 2, axis=-1)
-    along = np.abs(np.sum(q_hat * amplitude, axis=-1)) ** 2
+    xp = arrays_of(amplitude).xp
+    total = xp.sum(xp.abs(amplitude) ** 2, axis=-1)
+    along = xp.abs(xp.sum(q_hat * amplitude, axis=-1)) ** 2
     return (total - along) / n_sites
 
 

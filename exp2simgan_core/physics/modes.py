@@ -21,9 +21,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import Arrays, NumpyArrays, arrays_for
 from .formfactor import j0
 from .instrument import kinematic_qz
-from .lswt import SpinSystem, colpa, hamiltonian, quadratic_form, s_perp, spectral_amplitudes
+from .lswt import (
+    SpinSystem,
+    diagonalise,
+    hamiltonian,
+    quadratic_form,
+    s_perp,
+    spectral_amplitudes,
+)
 from .models import ModelSpec
 
 ZERO_MODE_MEV = 0.01  # modes below this are Goldstone/Bragg points: their weight is elastic
@@ -57,14 +65,18 @@ def twins(model: ModelSpec, convention: str) -> tuple[Twin, ...]:
 
 @dataclass(frozen=True)
 class ModeField:
-    """Spin waves of one twin on the fine grid, amplitudes summed per (layer z, ion) group."""
+    """Spin waves of one twin on the fine grid, amplitudes summed per (layer z, ion) group.
+
+    ``omega``, ``amplitudes`` and ``q_lab`` live in ``arrays`` (numpy, or torch on a device).
+    """
 
     omega: np.ndarray  # (nf*nf, n_modes) meV
-    amplitudes: np.ndarray  # (nf*nf, n_modes, n_groups, 3) complex, crystal frame
+    amplitudes: np.ndarray  # (nf*nf, n_modes, n_groups, 3) complex64, crystal frame
     group_z: np.ndarray  # (n_groups,) Angstrom
     group_ions: tuple[str, ...]
     q_lab: np.ndarray  # (nf*nf, 2) in-plane lab Q, 1/Angstrom
     n_sites: int
+    arrays: Arrays = NumpyArrays()
 
     def subset(self, index: np.ndarray) -> ModeField:
         """The field at the wavevectors ``index`` (into the first axis) only."""
@@ -84,57 +96,72 @@ def crystal_wavevectors(twin: Twin, q_lab: np.ndarray) -> np.ndarray:
 
 
 def mode_field(
-    system: SpinSystem, twin: Twin, q_lab: np.ndarray, device: str = "auto"
+    system: SpinSystem,
+    twin: Twin,
+    q_lab: np.ndarray,
+    device: str = "auto",
+    backend: str | None = None,
 ) -> ModeField:
-    """Diagonalise at the crystal wavevectors of ``twin`` (k_z = 0) for lab in-plane ``q_lab``."""
+    """Diagonalise at the crystal wavevectors of ``twin`` (k_z = 0) for lab in-plane ``q_lab``.
+
+    The field stays where it was computed: numpy on the CPU, torch on a CUDA device (``backend``
+    as in :func:`~exp2simgan_core.physics.arrays.arrays_for`).
+    """
     if not system.z_isolated():
         raise ValueError("the L shortcut needs bonds that stay inside one cell along c")
+    arrays = arrays_for(device, backend)
     site_keys = [
         (round(z, 6), ion) for z, ion in zip(system.positions[:, 2], system.ions, strict=True)
     ]
     keys = sorted(set(site_keys))
-    member = np.array([[site == key for site in site_keys] for key in keys], dtype=float)
+    member = arrays.asarray([[site == key for site in site_keys] for key in keys], "float64")
     form = quadratic_form(system)
     k_crys = crystal_wavevectors(twin, q_lab)
     omegas, amps = [], []
     for start in range(0, len(q_lab), CHUNK):
-        omega, t = colpa(hamiltonian(form, k_crys[start : start + CHUNK]), device)
+        omega, t = diagonalise(hamiltonian(form, k_crys[start : start + CHUNK]), arrays)
         amp = spectral_amplitudes(form, t)  # (nq, modes, sites, 3)
         omegas.append(omega)
-        amps.append(np.einsum("qmsa,gs->qmga", amp, member).astype(np.complex64))
+        amps.append(arrays.astype(arrays.einsum("qmsa,gs->qmga", amp, member), "complex64"))
+    xp = arrays.xp
     return ModeField(
-        omega=np.concatenate(omegas),
-        amplitudes=np.concatenate(amps),
+        omega=xp.concatenate(omegas),
+        amplitudes=xp.concatenate(amps),
         group_z=np.array([k[0] for k in keys]),
         group_ions=tuple(k[1] for k in keys),
-        q_lab=q_lab,
+        q_lab=arrays.asarray(q_lab),
         n_sites=system.n_sites,
+        arrays=arrays,
     )
 
 
 def mode_intensities(
     field: ModeField, twin: Twin, ei_mev: float, energy_mev: np.ndarray | None = None
 ) -> np.ndarray:
-    """S_perp per site of every mode at its kinematic Q for this Ei, shape (nq, n_modes).
+    """S_perp per site of every mode at its kinematic Q for this Ei, shape (nq, n_modes), in the
+    field's arrays.
 
     L follows the kinematics at the mode energy, or at ``energy_mev`` (nq,) when given.
     """
-    qx = np.broadcast_to(field.q_lab[:, :1], field.omega.shape)
-    qy = np.broadcast_to(field.q_lab[:, 1:], field.omega.shape)
-    q_in = np.hypot(qx, qy)
+    arrays = field.arrays
+    xp = arrays.xp
+    qx = xp.broadcast_to(field.q_lab[:, :1], field.omega.shape)
+    qy = xp.broadcast_to(field.q_lab[:, 1:], field.omega.shape)
+    q_in = xp.hypot(qx, qy)
     if twin.kinematic_l:
-        energy = field.omega if energy_mev is None else energy_mev[:, None]
+        energy = field.omega if energy_mev is None else arrays.asarray(energy_mev)[:, None]
         qz = kinematic_qz(ei_mev, energy, q_in)  # NaN where kinematically forbidden
     else:
-        qz = np.zeros_like(q_in)
-    allowed = np.isfinite(qz)
-    qz = np.where(allowed, qz, 0.0)
-    q_vec = np.stack([qx, qy, qz], axis=-1)
-    q_norm = np.linalg.norm(q_vec, axis=-1)
-    q_hat = q_vec / np.maximum(q_norm, 1e-12)[..., None]
-    weight = np.stack([j0(ion, q_norm) for ion in field.group_ions], axis=-1)  # (nq, m, g)
-    phase = np.exp(-1j * qz[..., None] * field.group_z)
-    amp = np.einsum("qmg,qmga->qma", weight * phase, field.amplitudes) @ twin.amplitude_to_lab.T
+        qz = xp.zeros_like(q_in)
+    allowed = xp.isfinite(qz)
+    qz = xp.where(allowed, qz, 0.0)
+    q_vec = xp.stack([qx, qy, qz], axis=-1)
+    q_norm = xp.linalg.norm(q_vec, axis=-1)
+    q_hat = q_vec / q_norm.clip(min=1e-12)[..., None]
+    weight = xp.stack([j0(ion, q_norm) for ion in field.group_ions], axis=-1)  # (nq, m, g)
+    phase = xp.exp(-1j * qz[..., None] * arrays.asarray(field.group_z))
+    to_lab = arrays.asarray(twin.amplitude_to_lab.T, "complex128")
+    amp = arrays.einsum("qmg,qmga->qma", weight * phase, field.amplitudes) @ to_lab
     intensity = s_perp(amp, q_hat, field.n_sites)
     valid = allowed & (field.omega > ZERO_MODE_MEV)
-    return np.where(valid, intensity, 0.0)
+    return xp.where(valid, intensity, 0.0)

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
-from scipy.special import ndtr
 
 from ..util import DEVICES
+from .arrays import arrays_of
 from .instrument import (
     TOBYFIT_ENERGY_WIDTH_FACTOR,
     EnergyResolution,
@@ -73,7 +73,9 @@ class SpectrumSettings:
     oversample: int = 3  # odd number of sub-pixel samples per axis in the convolution
     energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma
     q_resolution: bool = True  # apply the in-plane Gaussian Q resolution
-    device: str = "auto"  # where spin waves are diagonalised: auto (CUDA if present) | cpu | cuda
+    device: str = (
+        "auto"  # where spin waves and spectra are computed: auto (CUDA if present) | cpu | cuda
+    )
     unconvolved: str = "bin_centre"  # bin_centre (the paper's) | bin_integrated
     intrinsic_fwhm_mev: float = PAPER_INTRINSIC_FWHM_MEV  # mode width of bin_centre, meV
 
@@ -129,19 +131,18 @@ def sub_cell_spread(omega: np.ndarray, n_fine: int) -> np.ndarray:
     d_h, d_k are the energy differences between neighbouring fine points. Adding this to the
     resolution variance integrates sharp dispersions over the pixel area without more samples.
     """
+    xp = arrays_of(omega).xp
     grid = omega.reshape(n_fine, n_fine, -1)
-    d_h, d_k = np.gradient(grid, axis=(0, 1))
-    return np.sqrt((d_h**2 + d_k**2) / 12.0).reshape(omega.shape)
+    d_h, d_k = xp.gradient(grid, axis=(0, 1))
+    return xp.sqrt((d_h**2 + d_k**2) / 12.0).reshape(omega.shape)
 
 
 def _binned(omega, intensity, edges) -> np.ndarray:
-    """Sharp binning: (nq, n_modes) -> (nq, n_bins), weight per meV."""
-    idx = np.searchsorted(edges, omega, side="right") - 1
-    out = np.zeros((omega.shape[0], len(edges) - 1))
-    inside = (idx >= 0) & (idx < len(edges) - 1)
-    rows = np.broadcast_to(np.arange(omega.shape[0])[:, None], omega.shape)
-    np.add.at(out, (rows[inside], idx[inside]), intensity[inside])
-    return out / np.diff(edges)
+    """Sharp binning: (nq, n_modes) -> (nq, n_bins), weight per meV, in the arrays of omega."""
+    arrays = arrays_of(omega)
+    edges = arrays.asarray(edges)
+    idx = arrays.xp.searchsorted(edges, omega, side="right") - 1
+    return arrays.bin_sum(idx, intensity, len(edges) - 1) / arrays.xp.diff(edges)
 
 
 def _point_density(field: ModeField, twin: Twin, ei: float, edges, sigma: float) -> np.ndarray:
@@ -150,26 +151,42 @@ def _point_density(field: ModeField, twin: Twin, ei: float, edges, sigma: float)
     Each mode is a normalised Gaussian of standard deviation ``sigma`` (meV); L follows the
     kinematics at E_c (``mode_intensities``).
     """
-    out = np.zeros((len(field.omega), len(edges) - 1))
+    xp = field.arrays.xp
+    out = field.arrays.zeros((len(field.omega), len(edges) - 1))
     for b, e_c in enumerate(0.5 * (edges[:-1] + edges[1:])):
         inten = mode_intensities(field, twin, ei, np.full(len(field.omega), e_c))
-        shape = np.exp(-0.5 * ((e_c - field.omega) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
-        out[:, b] = np.sum(inten * shape, axis=1)
+        shape = xp.exp(-0.5 * ((e_c - field.omega) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+        out[:, b] = xp.sum(inten * shape, axis=1)
     return out
 
 
 def _broadened(omega, intensity, edges, sigma) -> np.ndarray:
-    """Gaussian-broadened modes integrated over each bin: (nq, n_modes) -> (nq, n_bins), per meV."""
-    cdf = ndtr((edges[None, None, :] - omega[..., None]) / sigma[..., None])
-    weights = np.diff(cdf, axis=-1) / np.diff(edges)
-    return np.einsum("qm,qmb->qb", intensity, weights)
+    """Gaussian-broadened modes integrated over each bin: (nq, n_modes) -> (nq, n_bins), per meV,
+    in the arrays of omega."""
+    arrays = arrays_of(omega)
+    edges = arrays.asarray(edges)
+    cdf = arrays.ndtr((edges[None, None, :] - omega[..., None]) / sigma[..., None])
+    weights = arrays.xp.diff(cdf, axis=-1) / arrays.xp.diff(edges)
+    return arrays.einsum("qm,qmb->qb", intensity, weights)
 
 
 class SpectrumCalculator:
     """Computes (unconvolved, convolved) spectrum pairs of one model in one layout."""
 
-    def __init__(self, model: ModelSpec, settings: SpectrumSettings, uncovered=None):
+    def __init__(
+        self,
+        model: ModelSpec,
+        settings: SpectrumSettings,
+        uncovered=None,
+        *,
+        backend: str | None = None,
+    ):
+        """``backend`` (None, "numpy" or "torch") picks the arrays of the spin waves and spectra,
+        as :func:`~exp2simgan_core.physics.arrays.arrays_for` does with ``settings.device``:
+        None means numpy on the CPU and torch on CUDA. The results are numpy arrays either way.
+        """
         self.model, self.settings = model, settings
+        self.backend = backend
         layout = settings.layout
         self.blocks = _energy_blocks(layout)
         self.twins = twins(model, settings.convention)
@@ -203,9 +220,11 @@ class SpectrumCalculator:
         grid, and every other point takes the values of its mirror image (|H|, |K|)
         (``_from_quadrant``).
         """
-        device = self.settings.device
         quadrant = self.q_lab[self._quadrant]
-        return [mode_field(system, twin, quadrant, device) for twin in self.twins]
+        return [self._mode_field(system, twin, quadrant) for twin in self.twins]
+
+    def _mode_field(self, system: SpinSystem, twin: Twin, q_lab: np.ndarray) -> ModeField:
+        return mode_field(system, twin, q_lab, self.settings.device, self.backend)
 
     def check_stable(self, params) -> None:
         """Raise UnstableStructureError exactly where ``pair(params)`` would, at a fraction of its
@@ -217,7 +236,8 @@ class SpectrumCalculator:
         for twin in self.twins:
             k_crys = crystal_wavevectors(twin, quadrant)
             for start in range(0, len(k_crys), CHUNK):
-                check_stable(hamiltonian(form, k_crys[start : start + CHUNK]), self.settings.device)
+                h = hamiltonian(form, k_crys[start : start + CHUNK])
+                check_stable(h, self.settings.device, self.backend)
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
         """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
@@ -227,6 +247,7 @@ class SpectrumCalculator:
         system = self.model.build(self.model.check_params(params))
         tables = self._sigma_tables  # before the spin waves: a bad chopper setting fails first
         fields = self.fields(system)
+        arrays, xp = fields[0].arrays, fields[0].arrays.xp
         nf = len(self.grid.points)
         # pixel centres (rows H, columns K) as points of the quadrant
         at_centres = self._from_quadrant[self._centre_points]
@@ -236,17 +257,18 @@ class SpectrumCalculator:
         ]
         unconv, conv = [], []
         for ei, hz, edges in self.blocks:
-            smooth = np.zeros((len(self._quadrant), len(edges) - 1))
+            smooth = arrays.zeros((len(self._quadrant), len(edges) - 1))
             table = tables[(ei, hz)]
             at_centre = []
             for field, twin, spread in zip(fields, self.twins, spreads, strict=True):
                 inten = twin.weight * mode_intensities(field, twin, ei)
                 at_centre.append(inten[at_centres])
-                sigma = np.hypot(np.interp(field.omega, *table), spread)
+                sigma = xp.hypot(arrays.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
-            sharp = self._sharp(centre_fields, at_centre, ei, edges)
+            sharp = arrays.to_numpy(self._sharp(centre_fields, at_centre, ei, edges))
             unconv.append(sharp.reshape(len(self.grid.centres), len(self.grid.centres), -1))
-            conv.append(self._resolve_q(smooth[self._from_quadrant].reshape(nf, nf, -1), ei))
+            smooth = arrays.to_numpy(smooth[self._from_quadrant])
+            conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
 
     def unconvolved(self, params) -> np.ndarray:
@@ -260,8 +282,7 @@ class SpectrumCalculator:
         system = self.model.build(self.model.check_params(params))
         quadrant, from_quadrant = _quadrant_index(self.grid.centres)  # as ``fields`` does
         q_centres = self.q_lab[self._centre_points[quadrant]]
-        device = self.settings.device
-        fields = [mode_field(system, twin, q_centres, device) for twin in self.twins]
+        fields = [self._mode_field(system, twin, q_centres) for twin in self.twins]
         n = len(self.grid.centres)
         sharp = []
         for ei, _, edges in self.blocks:
@@ -269,7 +290,8 @@ class SpectrumCalculator:
                 t.weight * mode_intensities(f, t, ei)
                 for f, t in zip(fields, self.twins, strict=True)
             ]
-            sharp.append(self._sharp(fields, inten, ei, edges)[from_quadrant].reshape(n, n, -1))
+            block = fields[0].arrays.to_numpy(self._sharp(fields, inten, ei, edges))
+            sharp.append(block[from_quadrant].reshape(n, n, -1))
         return self._finish(sharp)
 
     @property
@@ -280,8 +302,8 @@ class SpectrumCalculator:
 
     def _sharp(self, fields, intensities, ei: float, edges) -> np.ndarray:
         """The unconvolved spectrum of one Ei, (n_points, n_bins), from the twins' spin waves at
-        pixel centres and their weighted intensities there."""
-        sharp = np.zeros((len(fields[0].omega), len(edges) - 1))
+        pixel centres and their weighted intensities there, in the fields' arrays."""
+        sharp = fields[0].arrays.zeros((len(fields[0].omega), len(edges) - 1))
         for field, inten, twin in zip(fields, intensities, self.twins, strict=True):
             sharp += self._unconvolved(field, inten, twin, ei, edges)
         return sharp
