@@ -149,15 +149,17 @@ def _point_density(field: ModeField, twin: Twin, ei: float, edges, sigma: float)
     """S(Q, E_c) per meV at each bin centre E_c: (nq,) field -> (nq, n_bins).
 
     Each mode is a normalised Gaussian of standard deviation ``sigma`` (meV); L follows the
-    kinematics at E_c (``mode_intensities``).
+    kinematics at E_c (``mode_intensities``). All bins in one call: the field repeated once per
+    bin (few calls matter on a GPU, where each array operation costs a kernel launch).
     """
-    xp = field.arrays.xp
-    out = field.arrays.zeros((len(field.omega), len(edges) - 1))
-    for b, e_c in enumerate(0.5 * (edges[:-1] + edges[1:])):
-        inten = mode_intensities(field, twin, ei, np.full(len(field.omega), e_c))
-        shape = xp.exp(-0.5 * ((e_c - field.omega) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
-        out[:, b] = xp.sum(inten * shape, axis=1)
-    return out
+    nq, centres = len(field.omega), 0.5 * (edges[:-1] + edges[1:])
+    tiled = field.subset(np.tile(np.arange(nq), len(centres)))  # row b * nq + q
+    e_c = np.repeat(centres, nq)
+    inten = mode_intensities(tiled, twin, ei, e_c)
+    e_c = tiled.arrays.asarray(e_c)[:, None]
+    xp = tiled.arrays.xp
+    shape = xp.exp(-0.5 * ((e_c - tiled.omega) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
+    return xp.sum(inten * shape, axis=1).reshape(len(centres), nq).T
 
 
 def _broadened(omega, intensity, edges, sigma) -> np.ndarray:
@@ -249,9 +251,12 @@ class SpectrumCalculator:
         fields = self.fields(system)
         arrays, xp = fields[0].arrays, fields[0].arrays.xp
         nf = len(self.grid.points)
-        # pixel centres (rows H, columns K) as points of the quadrant
-        at_centres = self._from_quadrant[self._centre_points]
+        # the pixel centres in the quadrant, as points of the fine grid's quadrant; every other
+        # centre takes the unconvolved spectrum of its mirror image (as in ``unconvolved``)
+        quadrant, from_quadrant = _quadrant_index(self.grid.centres)
+        at_centres = self._from_quadrant[self._centre_points[quadrant]]
         centre_fields = [f.subset(at_centres) for f in fields]
+        n = len(self.grid.centres)
         spreads = [
             sub_cell_spread(f.omega[self._from_quadrant], nf)[self._quadrant] for f in fields
         ]
@@ -266,7 +271,7 @@ class SpectrumCalculator:
                 sigma = xp.hypot(arrays.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
             sharp = arrays.to_numpy(self._sharp(centre_fields, at_centre, ei, edges))
-            unconv.append(sharp.reshape(len(self.grid.centres), len(self.grid.centres), -1))
+            unconv.append(sharp[from_quadrant].reshape(n, n, -1))
             smooth = arrays.to_numpy(smooth[self._from_quadrant])
             conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
