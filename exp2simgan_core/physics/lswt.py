@@ -133,31 +133,33 @@ def quadratic_form(system: SpinSystem) -> QuadraticForm:
 
 
 def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
-    """h(k), shape (nq, 2n, 2n), at wavevectors ``k`` (nq, 3), Cartesian, 1/Angstrom."""
+    """h(k), shape (nq, 2n, 2n), at wavevectors ``k`` (nq, 3), Cartesian, 1/Angstrom; in the
+    arrays of ``k`` (numpy, or torch on its device)."""
     n = form.n
-    phase = np.exp(1j * (k @ form.vectors.T))  # (nq, nb)
+    arrays = arrays_of(k)
+    xp, to = arrays.xp, arrays.asarray
+    onehot, onehot_t = to(form.onehot, "complex128"), to(form.onehot_t, "complex128")
+    c_normal, c_anomalous = to(form.c_normal), to(form.c_anomalous)
+    phase = xp.exp(1j * (k @ to(form.vectors).T))  # (nq, nb)
     # normal block P(k): bond term and its Hermitian conjugate
-    p = (phase * form.c_normal) @ form.onehot + (
-        phase.conj() * form.c_normal.conj()
-    ) @ form.onehot_t
+    p = (phase * c_normal) @ onehot + (phase.conj() * c_normal.conj()) @ onehot_t
     # anomalous block Q(k) = Q'(k) + Q'(-k)^T, Q'_ij = c exp(i k.d)
-    q = (phase * form.c_anomalous) @ form.onehot + (phase.conj() * form.c_anomalous) @ form.onehot_t
-    p = p.reshape(-1, n, n) + np.diag(form.diag_normal)
-    q = q.reshape(-1, n, n) + np.diag(form.diag_anomalous)
+    q = (phase * c_anomalous) @ onehot + (phase.conj() * c_anomalous) @ onehot_t
+    p = p.reshape(-1, n, n) + to(np.diag(form.diag_normal))
+    q = q.reshape(-1, n, n) + to(np.diag(form.diag_anomalous))
     # P(-k)^T: conjugating the bond phases of P(k) and transposing
-    p_minus_t = (phase.conj() * form.c_normal) @ form.onehot_t + (
-        phase * form.c_normal.conj()
-    ) @ form.onehot
-    p_minus_t = p_minus_t.reshape(-1, n, n) + np.diag(form.diag_normal)
-    top = np.concatenate([p, q], axis=2)
-    bottom = np.concatenate([q.conj().swapaxes(1, 2), p_minus_t], axis=2)
-    return np.concatenate([top, bottom], axis=1)
+    p_minus_t = (phase.conj() * c_normal) @ onehot_t + (phase * c_normal.conj()) @ onehot
+    p_minus_t = p_minus_t.reshape(-1, n, n) + to(np.diag(form.diag_normal))
+    top = xp.concatenate([p, q], axis=2)
+    bottom = xp.concatenate([q.conj().swapaxes(1, 2), p_minus_t], axis=2)
+    return xp.concatenate([top, bottom], axis=1)
 
 
 def _cholesky(h: np.ndarray, arrays: Arrays):
     """Lower Cholesky factor of h + GOLDSTONE_SHIFT_MEV (K = L^dagger), in ``arrays``;
     UnstableStructureError if h is not positive definite at some wavevector."""
-    lower, bad = arrays.cholesky(arrays.asarray(h + GOLDSTONE_SHIFT_MEV * np.eye(h.shape[-1])))
+    h = arrays.asarray(h)
+    lower, bad = arrays.cholesky(h + GOLDSTONE_SHIFT_MEV * arrays.asarray(np.eye(h.shape[-1])))
     if bad:
         raise UnstableStructureError(
             f"the magnetic ground state is unstable: h(k) is not positive definite at "

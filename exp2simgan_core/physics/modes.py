@@ -119,7 +119,8 @@ def mode_field(
     k_crys = crystal_wavevectors(twin, q_lab)
     omegas, amps = [], []
     for start in range(0, len(q_lab), CHUNK):
-        omega, t = diagonalise(hamiltonian(form, k_crys[start : start + CHUNK]), arrays)
+        k = arrays.asarray(k_crys[start : start + CHUNK])
+        omega, t = diagonalise(hamiltonian(form, k), arrays)
         amp = spectral_amplitudes(form, t)  # (nq, modes, sites, 3)
         omegas.append(omega)
         amps.append(arrays.astype(arrays.einsum("qmsa,gs->qmga", amp, member), "complex64"))

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ..util import DEVICES
-from .arrays import arrays_of
+from .arrays import arrays_for, arrays_of
 from .instrument import (
     TOBYFIT_ENERGY_WIDTH_FACTOR,
     EnergyResolution,
@@ -235,10 +235,11 @@ class SpectrumCalculator:
         """
         form = quadratic_form(self.model.build(self.model.check_params(params)))
         quadrant = self.q_lab[self._quadrant]
+        arrays = arrays_for(self.settings.device, self.backend)
         for twin in self.twins:
             k_crys = crystal_wavevectors(twin, quadrant)
             for start in range(0, len(k_crys), CHUNK):
-                h = hamiltonian(form, k_crys[start : start + CHUNK])
+                h = hamiltonian(form, arrays.asarray(k_crys[start : start + CHUNK]))
                 check_stable(h, self.settings.device, self.backend)
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
