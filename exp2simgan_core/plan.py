@@ -104,7 +104,8 @@ def _time_simulation(spectrum_section: Mapping[str, Any], seed: int) -> dict[str
     from exp2simgan_core.physics.spectra import SpectrumCalculator
     from exp2simgan_core.simulate import draw_spectra
 
-    settings = SimulationSettings.from_config(spectrum_section)
+    # CPU rates: the simulation jobs ask for no GPU, so ``auto`` finds none on a cluster
+    settings = SimulationSettings.from_config({**spectrum_section, "device": "cpu"})
     rates = {}
     for model in CLASSES:
         spec = get_model(model)
