@@ -88,7 +88,7 @@ class TorchArrays:
 
     @staticmethod
     def to_numpy(a) -> np.ndarray:
-        return a.cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
+        return a.cpu().numpy()
 
     def astype(self, a, dtype: str):
         return a.to(self._dtype(dtype))
