@@ -73,9 +73,7 @@ class SpectrumSettings:
     oversample: int = 3  # odd number of sub-pixel samples per axis in the convolution
     energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma
     q_resolution: bool = True  # apply the in-plane Gaussian Q resolution
-    device: str = (
-        "auto"  # where spin waves and spectra are computed: auto (CUDA if present) | cpu | cuda
-    )
+    device: str = "auto"  # where spectra are computed: auto (CUDA if present) | cpu | cuda
     unconvolved: str = "bin_centre"  # bin_centre (the paper's) | bin_integrated
     intrinsic_fwhm_mev: float = PAPER_INTRINSIC_FWHM_MEV  # mode width of bin_centre, meV
 
