@@ -39,8 +39,8 @@ class NumpyArrays:
         return a.astype(dtype)
 
     @staticmethod
-    def zeros(shape: tuple[int, ...]) -> np.ndarray:
-        return np.zeros(shape)
+    def zeros(shape: tuple[int, ...], dtype: str = "float64") -> np.ndarray:
+        return np.zeros(shape, dtype)
 
     einsum = staticmethod(np.einsum)
     ndtr = staticmethod(ndtr)
@@ -93,8 +93,8 @@ class TorchArrays:
     def astype(self, a, dtype: str):
         return a.to(self._dtype(dtype))
 
-    def zeros(self, shape: tuple[int, ...]):
-        return self.xp.zeros(shape, dtype=self.xp.float64, device=self.device)
+    def zeros(self, shape: tuple[int, ...], dtype: str = "float64"):
+        return self.xp.zeros(shape, dtype=self._dtype(dtype), device=self.device)
 
     def einsum(self, subscripts: str, *operands):
         """torch.einsum after numpy's type promotion (torch wants one dtype)."""

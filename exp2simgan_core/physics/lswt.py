@@ -85,12 +85,34 @@ def _local_frames(moments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class Scatter:
+    """Bond terms summed into the columns of a flat block: column ``columns[c]`` receives the sum
+    of the bonds b with ``matrix[b, c] == 1``, in bond order (one small matrix product)."""
+
+    columns: np.ndarray  # (n_used,) the block's columns that some bond reaches
+    matrix: np.ndarray  # (nb, n_used) complex one-hot
+    size: int  # columns of the whole block
+
+    @classmethod
+    def of(cls, position: np.ndarray, size: int) -> Scatter:
+        """The scatter of bonds to flat ``position`` (nb,) in a block of ``size`` columns."""
+        columns = np.unique(position)
+        return cls(columns, (position[:, None] == columns).astype(complex), size)
+
+    def apply(self, x, arrays: Arrays):
+        """(nq, nb) bond terms -> (nq, size), zero where no bond reaches, in ``x``'s arrays."""
+        out = arrays.zeros((x.shape[0], self.size), "complex128")
+        out[:, arrays.asarray(self.columns)] = x @ arrays.asarray(self.matrix)
+        return out
+
+
+@dataclass(frozen=True)
 class QuadraticForm:
     """k-independent pieces of h(k), precomputed once per set of exchanges."""
 
     n: int
-    onehot: np.ndarray  # (nb, n*n) scatter matrix of bond (i, j) into a flat n x n block
-    onehot_t: np.ndarray  # (nb, n*n) the transposed position (j, i)
+    bonds_to: Scatter  # bond b -> its position (i, j) in a flat n x n block
+    bonds_to_t: Scatter  # bond b -> the transposed position (j, i)
     vectors: np.ndarray  # (nb, 3) bond vectors, Angstrom
     c_normal: np.ndarray  # (nb,) coefficient of a_i^dagger a_j exp(i k.d)
     c_anomalous: np.ndarray  # (nb,) coefficient of a_i^dagger a_j^dagger exp(i k.d)
@@ -117,11 +139,10 @@ def quadratic_form(system: SpinSystem) -> QuadraticForm:
     diag_normal += s * np.einsum("na,nac,nc->n", u, aniso, u.conj())
     diag_normal -= 2.0 * s * np.einsum("na,nac,nc->n", nvec, aniso, nvec)
     diag_anom = s * np.einsum("na,nac,nc->n", u, aniso, u)
-    eye = np.eye(n * n)
     return QuadraticForm(
         n=n,
-        onehot=eye[i * n + j],
-        onehot_t=eye[j * n + i],
+        bonds_to=Scatter.of(i * n + j, n * n),
+        bonds_to_t=Scatter.of(j * n + i, n * n),
         vectors=system.bond_vectors,
         c_normal=c_normal,
         c_anomalous=c_anom,
@@ -138,17 +159,22 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     n = form.n
     arrays = arrays_of(k)
     xp, to = arrays.xp, arrays.asarray
-    onehot, onehot_t = to(form.onehot, "complex128"), to(form.onehot_t, "complex128")
+
+    def onto(x, bonds: Scatter, x_t, bonds_t: Scatter):
+        """Bond terms x (nq, nb) at their positions plus x_t at the transposed ones, (nq, n*n)."""
+        return bonds.apply(x, arrays) + bonds_t.apply(x_t, arrays)
+
+    to_ij, to_ji = form.bonds_to, form.bonds_to_t
     c_normal, c_anomalous = to(form.c_normal), to(form.c_anomalous)
     phase = xp.exp(1j * (k @ to(form.vectors).T))  # (nq, nb)
     # normal block P(k): bond term and its Hermitian conjugate
-    p = (phase * c_normal) @ onehot + (phase.conj() * c_normal.conj()) @ onehot_t
+    p = onto(phase * c_normal, to_ij, phase.conj() * c_normal.conj(), to_ji)
     # anomalous block Q(k) = Q'(k) + Q'(-k)^T, Q'_ij = c exp(i k.d)
-    q = (phase * c_anomalous) @ onehot + (phase.conj() * c_anomalous) @ onehot_t
+    q = onto(phase * c_anomalous, to_ij, phase.conj() * c_anomalous, to_ji)
     p = p.reshape(-1, n, n) + to(np.diag(form.diag_normal))
     q = q.reshape(-1, n, n) + to(np.diag(form.diag_anomalous))
     # P(-k)^T: conjugating the bond phases of P(k) and transposing
-    p_minus_t = (phase.conj() * c_normal) @ onehot_t + (phase * c_normal.conj()) @ onehot
+    p_minus_t = onto(phase * c_normal.conj(), to_ij, phase.conj() * c_normal, to_ji)
     p_minus_t = p_minus_t.reshape(-1, n, n) + to(np.diag(form.diag_normal))
     top = xp.concatenate([p, q], axis=2)
     bottom = xp.concatenate([q.conj().swapaxes(1, 2), p_minus_t], axis=2)
