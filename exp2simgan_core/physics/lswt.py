@@ -17,6 +17,9 @@ Conventions
 * Output amplitudes: for mode m and site i, the 3-vector
   a_mi = sqrt(S_i / 2) (u_i^* T_im + u_i T_(i+n)m); the neutron cross-section per magnetic site is
   S_perp = (|A|^2 - |Q_hat . A|^2) / n_sites with A = sum_i f_i(|Q|) exp(-i Q_z z_i) a_mi.
+
+Arrays: h(k) and everything after it live where the wavevectors do, numpy on the CPU or torch
+on a device (:mod:`~exp2simgan_core.physics.arrays`); :func:`colpa` returns numpy arrays.
 """
 
 from __future__ import annotations
