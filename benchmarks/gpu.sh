@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything the project measures on one CUDA device, most wanted first, in about eleven minutes
-# (the first four steps about six), so that a run cut short still answers the first questions.
+# Everything the project measures on one CUDA device, most wanted first, in about twelve minutes
+# (the first five steps about seven), so that a run cut short still answers the first questions.
 # Each step has its own time limit and writes its own log as it goes:
 #
 #     benchmarks/gpu.sh [LOG_DIR=benchmark_logs]
@@ -15,7 +15,9 @@
 #                       batch 16 in fp32, fp16 (loss scaling) and bf16, channels_last
 #  4. plan.txt          `exp2simgan plan` of the paper preset, GAN and DUQ rates measured on the
 #                       card; its throughput record is written to LOG_DIR/paper-cuda.json
-#  5. gan_compiled.txt  compiled, batch 16: config/gpu_fast.yaml's float32 set-up as the
+#  5. simulate_parallel.txt  240 x 400 pairs per second from 1, 4 and 8 processes sharing
+#                       the card (benchmarks/simulate_parallel.py)
+#  6. gan_compiled.txt  compiled, batch 16: config/gpu_fast.yaml's float32 set-up as the
 #                       workflow trains it, then fp16 (each compiles for two to four minutes)
 #
 # PYTHON (default python3) is the interpreter. Whether a set-up costs quality is a separate
@@ -48,5 +50,7 @@ gan gan_eager_b16.txt 120 --variants fp32+channels_last fp16+channels_last bf16+
     --batch-sizes 16 --seconds 6
 step plan.txt 120 "$python" -m exp2simgan_core.cli plan config/config.yaml --device cuda \
     --record "$logs/paper-cuda.json"
+step simulate_parallel.txt 90 "$python" benchmarks/simulate_parallel.py --device cuda \
+    --processes 1 4 8 --pairs 4
 gan gan_compiled.txt 300 --variants fp32+channels_last+compile fp16+channels_last+compile \
     --batch-sizes 16 --seconds 6
