@@ -106,10 +106,12 @@ class TorchArrays:
 
     def interp(self, x, xp, fp):
         """np.interp for increasing ``xp`` (clamped to fp's ends outside it)."""
-        xp, fp = self.asarray(xp), self.asarray(fp)
-        upper = self.xp.searchsorted(xp, x.contiguous(), right=True).clamp(1, len(xp) - 1)
-        x0, x1, f0, f1 = xp[upper - 1], xp[upper], fp[upper - 1], fp[upper]
-        return f0 + ((x - x0) / (x1 - x0)).clamp(0.0, 1.0) * (f1 - f0)
+        table_x, table_y = self.asarray(xp), self.asarray(fp)
+        upper = self.xp.searchsorted(table_x, x.contiguous(), right=True)
+        upper = upper.clamp(1, len(table_x) - 1)
+        x0, x1 = table_x[upper - 1], table_x[upper]
+        y0, y1 = table_y[upper - 1], table_y[upper]
+        return y0 + ((x - x0) / (x1 - x0)).clamp(0.0, 1.0) * (y1 - y0)
 
     def bin_sum(self, index, values, n_bins: int):
         """As :meth:`NumpyArrays.bin_sum`, by a one-hot mask (no atomic scatter on CUDA)."""

@@ -250,12 +250,9 @@ class SpectrumCalculator:
         fields = self.fields(system)
         arrays, xp = fields[0].arrays, fields[0].arrays.xp
         nf = len(self.grid.points)
-        # the pixel centres in the quadrant, as points of the fine grid's quadrant; every other
-        # centre takes the unconvolved spectrum of its mirror image (as in ``unconvolved``)
-        quadrant, from_quadrant = _quadrant_index(self.grid.centres)
-        at_centres = self._from_quadrant[self._centre_points[quadrant]]
+        # the quadrant's pixel centres, as points of the fine grid's quadrant
+        at_centres = self._from_quadrant[self._centres_in_quadrant[0]]
         centre_fields = [f.subset(at_centres) for f in fields]
-        n = len(self.grid.centres)
         spreads = [
             sub_cell_spread(f.omega[self._from_quadrant], nf)[self._quadrant] for f in fields
         ]
@@ -269,8 +266,7 @@ class SpectrumCalculator:
                 at_centre.append(inten[at_centres])
                 sigma = xp.hypot(arrays.interp(field.omega, *table), spread)
                 smooth += _broadened(field.omega, inten, edges, sigma)
-            sharp = arrays.to_numpy(self._sharp(centre_fields, at_centre, ei, edges))
-            unconv.append(sharp[from_quadrant].reshape(n, n, -1))
+            unconv.append(self._mirrored(self._sharp(centre_fields, at_centre, ei, edges)))
             smooth = arrays.to_numpy(smooth[self._from_quadrant])
             conv.append(self._resolve_q(smooth.reshape(nf, nf, -1), ei))
         return self._finish(unconv), self._finish(conv)
@@ -284,25 +280,32 @@ class SpectrumCalculator:
         :class:`~exp2simgan_core.physics.lswt.UnstableStructureError` for an instability there.
         """
         system = self.model.build(self.model.check_params(params))
-        quadrant, from_quadrant = _quadrant_index(self.grid.centres)  # as ``fields`` does
-        q_centres = self.q_lab[self._centre_points[quadrant]]
+        q_centres = self.q_lab[self._centres_in_quadrant[0]]
         fields = [self._mode_field(system, twin, q_centres) for twin in self.twins]
-        n = len(self.grid.centres)
         sharp = []
         for ei, _, edges in self.blocks:
             inten = [
                 t.weight * mode_intensities(f, t, ei)
                 for f, t in zip(fields, self.twins, strict=True)
             ]
-            block = fields[0].arrays.to_numpy(self._sharp(fields, inten, ei, edges))
-            sharp.append(block[from_quadrant].reshape(n, n, -1))
+            sharp.append(self._mirrored(self._sharp(fields, inten, ei, edges)))
         return self._finish(sharp)
 
-    @property
-    def _centre_points(self) -> np.ndarray:
-        """Indices into the fine grid's points (rows H, columns K) of the pixel centres."""
+    @functools.cached_property
+    def _centres_in_quadrant(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pixel centres with H, K >= 0 as indices into the fine grid's points, and for every
+        pixel centre (rows H, columns K) the position of its mirror image among them: the
+        unconvolved spectrum is computed in the quadrant only, as the convolved one is
+        (``fields``)."""
+        quadrant, from_quadrant = _quadrant_index(self.grid.centres)
         centre, nf = self.grid.centre_index, len(self.grid.points)
-        return (centre[:, None] * nf + centre[None, :]).ravel()
+        return (centre[:, None] * nf + centre[None, :]).ravel()[quadrant], from_quadrant
+
+    def _mirrored(self, sharp) -> np.ndarray:
+        """(n_quadrant_centres, n_bins) in any arrays -> numpy (n_pix, n_pix, n_bins)."""
+        n = len(self.grid.centres)
+        block = arrays_of(sharp).to_numpy(sharp)
+        return block[self._centres_in_quadrant[1]].reshape(n, n, -1)
 
     def _sharp(self, fields, intensities, ei: float, edges) -> np.ndarray:
         """The unconvolved spectrum of one Ei, (n_points, n_bins), from the twins' spin waves at
