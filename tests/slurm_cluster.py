@@ -56,8 +56,9 @@ class ClusterUnavailable(RuntimeError):
 
 
 class ClusterStartFailed(RuntimeError):
-    """The packages are installed and the configuration written, but the cluster did not come
-    up: a failure of the set-up the tests rely on, not of the machine. Tests fail."""
+    """A failure of the set-up the tests rely on, not of the machine: apt-get knows none of our
+    package names after updating its index, the packages installed leave programs missing, or
+    the cluster configured does not come up. Tests fail."""
 
 
 @dataclass
@@ -159,6 +160,11 @@ def _install() -> None:
                 command, capture_output=True, text=True, timeout=APT_TIMEOUT_S, env=env, check=True
             )
         except subprocess.CalledProcessError as error:
+            if command is install and "Unable to locate package" in error.stderr:
+                # the package index was just updated: our package list is wrong, not the machine
+                raise ClusterStartFailed(
+                    f"apt-get knows no package among {PACKAGES}: {error.stderr.strip()[-1500:]}"
+                ) from error
             raise ClusterUnavailable(
                 f"`{' '.join(command)}` failed (exit {error.returncode}): "
                 f"{error.stderr.strip()[-1500:]}"
