@@ -163,21 +163,20 @@ def hamiltonian(form: QuadraticForm, k: np.ndarray) -> np.ndarray:
     arrays = arrays_of(k)
     xp, to = arrays.xp, arrays.asarray
 
-    def onto(x, bonds: Scatter, x_t, bonds_t: Scatter):
-        """Bond terms x (nq, nb) at their positions plus x_t at the transposed ones, (nq, n*n)."""
-        return bonds.apply(x, arrays) + bonds_t.apply(x_t, arrays)
+    def onto(x, x_t):
+        """Bond terms x (nq, nb) at their positions (i, j) plus x_t at (j, i), (nq, n*n)."""
+        return form.bonds_to.apply(x, arrays) + form.bonds_to_t.apply(x_t, arrays)
 
-    to_ij, to_ji = form.bonds_to, form.bonds_to_t
     c_normal, c_anomalous = to(form.c_normal), to(form.c_anomalous)
     phase = xp.exp(1j * (k @ to(form.vectors).T))  # (nq, nb)
     # normal block P(k): bond term and its Hermitian conjugate
-    p = onto(phase * c_normal, to_ij, phase.conj() * c_normal.conj(), to_ji)
+    p = onto(phase * c_normal, phase.conj() * c_normal.conj())
     # anomalous block Q(k) = Q'(k) + Q'(-k)^T, Q'_ij = c exp(i k.d)
-    q = onto(phase * c_anomalous, to_ij, phase.conj() * c_anomalous, to_ji)
+    q = onto(phase * c_anomalous, phase.conj() * c_anomalous)
     p = p.reshape(-1, n, n) + to(np.diag(form.diag_normal))
     q = q.reshape(-1, n, n) + to(np.diag(form.diag_anomalous))
     # P(-k)^T: conjugating the bond phases of P(k) and transposing
-    p_minus_t = onto(phase * c_normal.conj(), to_ij, phase.conj() * c_normal, to_ji)
+    p_minus_t = onto(phase * c_normal.conj(), phase.conj() * c_normal)
     p_minus_t = p_minus_t.reshape(-1, n, n) + to(np.diag(form.diag_normal))
     top = xp.concatenate([p, q], axis=2)
     bottom = xp.concatenate([q.conj().swapaxes(1, 2), p_minus_t], axis=2)
