@@ -100,12 +100,16 @@ def test_model_classes_order():
     assert CLASSES == ("dimer", "goodenough")
 
 
-def test_the_cheap_stability_test_rejects_exactly_what_the_full_calculation_rejects():
-    """check_stable against pair at the grid's own wavevectors, on Dimer draws (most unstable)."""
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_the_cheap_stability_test_rejects_exactly_what_the_full_calculation_rejects(backend):
+    """check_stable against pair at the grid's own wavevectors, on Dimer draws (most unstable);
+    torch runs on the CPU here."""
     demo = dict(TINY, oversample=3, layout={**TINY["layout"], "n_pix": 8})
     settings = SimulationSettings.from_config(demo)
     spec = get_model("dimer")
-    calc = SpectrumCalculator(spec, settings.spectrum, settings.uncovered(spec.lattice_ab))
+    calc = SpectrumCalculator(
+        spec, settings.spectrum, settings.uncovered(spec.lattice_ab), backend=backend
+    )
     rng = np.random.default_rng(4)
     verdicts = []
     for _ in range(30):

@@ -196,9 +196,10 @@ def _cholesky(h: np.ndarray, arrays: Arrays):
     return lower
 
 
-def check_stable(h: np.ndarray, device: str = "auto", backend: str | None = None) -> None:
-    """Raise UnstableStructureError exactly where ``colpa(h)`` would: its Cholesky test alone."""
-    _cholesky(h, arrays_for(device, backend))
+def check_stable(h) -> None:
+    """Raise UnstableStructureError exactly where ``colpa(h)`` would: its Cholesky test alone,
+    in the arrays of ``h`` (numpy, or torch on its device)."""
+    _cholesky(h, arrays_of(h))
 
 
 def colpa(

@@ -238,7 +238,7 @@ class SpectrumCalculator:
             k_crys = crystal_wavevectors(twin, quadrant)
             for start in range(0, len(k_crys), CHUNK):
                 h = hamiltonian(form, arrays.asarray(k_crys[start : start + CHUNK]))
-                check_stable(h, self.settings.device, self.backend)
+                check_stable(h)
 
     def pair(self, params) -> tuple[np.ndarray, np.ndarray]:
         """(unconvolved, convolved), each float32 of the layout's shape, NaN where uncovered.
