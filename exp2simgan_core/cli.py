@@ -38,7 +38,7 @@ from .physics.spectra import (
 )
 from .simulate import SimulationSettings, draw_spectra, draw_unconvolved
 from .user_spectra import load_user_spectrum
-from .util import DEVICES
+from .util import DEVICES, resolve_device
 from .version import code_version
 from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
 
@@ -143,7 +143,7 @@ def _add_translate(sub) -> None:
         "spectrum (NaN or 0 = uncovered)",
     )
     p.add_argument("--out", required=True, help="output HDF5 file (dataset 'spectra')")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="auto: CUDA if present")
     p.set_defaults(func=_translate)
 
 
@@ -228,7 +228,7 @@ def _translate(args: argparse.Namespace) -> None:
         ) from None
     layout = _layout_of(_checkpoint_spectrum_section(args.checkpoint))  # a generator takes any size
     spectra, rebin_attrs = _read_translate_input(source, args.direction, layout)
-    translated = translate_spectra(loaded, spectra, device=args.device)
+    translated = translate_spectra(loaded, spectra, device=resolve_device(args.device))
     attrs = {
         "direction": args.direction,
         "checkpoint": str(Path(args.checkpoint).resolve()),
@@ -249,7 +249,7 @@ def _add_classify(sub) -> None:
         required=True,
         help="project HDF5 ('spectra') or a .npy spectrum in the run's layout (0 = uncovered)",
     )
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="auto: CUDA if present")
     p.set_defaults(func=_classify)
 
 
@@ -260,7 +260,7 @@ def _classify(args: argparse.Namespace) -> None:
     layout = _recorded_layout(_checkpoint_spectrum_section(args.checkpoint), loaded.input_shape)
     spectra, rebin_attrs = _read_spectra(Path(args.inp), layout)
     rebinned = {"rebinned_from": rebin_attrs["rebinned_from"]} if rebin_attrs else {}
-    out = classify(loaded, spectra, device=args.device)
+    out = classify(loaded, spectra, device=resolve_device(args.device))
     result = [
         {
             **{f"k_{c}": float(k) for c, k in zip(loaded.class_names, kernels, strict=True)},
@@ -286,7 +286,7 @@ def _add_applicability(sub) -> None:
     p.add_argument("--in", dest="inp", required=True, help="project HDF5 ('spectra') or .npy")
     p.add_argument("--direction", choices=tuple(DIRECTIONS), default=EXP2SIM)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="auto: CUDA if present")
     p.set_defaults(func=_applicability)
 
 

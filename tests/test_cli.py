@@ -296,6 +296,33 @@ def test_classify_refuses_a_wrong_shape_and_a_gan_checkpoint(
     assert f"{checkpoint} is not a DUQ checkpoint" in err
 
 
+def test_device_auto_runs_and_an_unknown_or_absent_device_exits_2(
+    tmp_path, checkpoint, duq_checkpoint, capsys
+):
+    import torch
+
+    spectra = tmp_path / "spectra.h5"
+    write_h5(spectra, {"spectra": _duq_spectra(2, 4)}, {})
+    out = tmp_path / "out.h5"
+    translate = ["translate", "--checkpoint", str(checkpoint), "--direction", "exp2sim",
+                 "--in", str(spectra), "--out", str(out)]  # fmt: skip
+    classify = ["classify", "--checkpoint", str(duq_checkpoint), "--in", str(spectra)]
+    for argv in (translate, classify):
+        assert main([*argv, "--device", "auto"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    out.unlink()
+    for argv in (translate, classify):
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "--device", "gpu"])
+        assert exited.value.code == 2
+        assert "invalid choice: 'gpu'" in capsys.readouterr().err
+        if not torch.cuda.is_available():
+            assert main([*argv, "--device", "cuda"]) == 2
+            err = capsys.readouterr().err
+            assert "torch finds no CUDA device" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
     rng = np.random.default_rng(3)
     train_h5, test_h5, far_h5 = (tmp_path / f"{n}.h5" for n in ("train", "test", "digits"))

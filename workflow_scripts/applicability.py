@@ -3,7 +3,6 @@
 from exp2simgan_core.applicability import ApplicabilitySettings
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.stages.applicability import write_applicability
-from exp2simgan_core.util import resolve_device
 from exp2simgan_core.vocabulary import DIRECTIONS
 
 start_job(snakemake, uses_torch=True)
@@ -16,7 +15,7 @@ write_applicability(
     dict(zip(DIRECTIONS, snakemake.output.distances, strict=True)),
     snakemake.output.table,
     snakemake.output.zones,
-    device=resolve_device(snakemake.params.device),
+    device=snakemake.params.device,
     alone=snakemake.params.alone,
     alone_csv=snakemake.output.alone,
 )

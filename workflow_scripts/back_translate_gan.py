@@ -3,7 +3,6 @@
 from exp2simgan_core.gan.back_translation import BackTranslationSettings
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.stages.gan import back_translate_checkpoint
-from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)
 
@@ -13,5 +12,5 @@ back_translate_checkpoint(
     snakemake.output.checkpoint,
     snakemake.output.losses,
     BackTranslationSettings(**snakemake.params.settings, seed=snakemake.params.seed),
-    device=resolve_device(snakemake.params.device),
+    device=snakemake.params.device,
 )

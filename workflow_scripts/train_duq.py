@@ -2,7 +2,6 @@
 
 from exp2simgan_core.jobs import start_job
 from exp2simgan_core.stages.classify import duq_settings, train_classifier
-from exp2simgan_core.util import resolve_device
 
 start_job(snakemake, uses_torch=True)
 
@@ -12,5 +11,5 @@ train_classifier(
     duq_settings(snakemake.params.duq, snakemake.params.seed),
     snakemake.output.checkpoint,
     snakemake.output.history,
-    device=resolve_device(snakemake.params.duq["device"]),
+    device=snakemake.params.duq["device"],
 )

@@ -40,6 +40,7 @@ from exp2simgan_core.applicability import (
 from exp2simgan_core.dataset import spectra_for
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.io import DataFileError, check_writable, read_h5, write_csv, write_text
+from exp2simgan_core.util import resolve_device
 from exp2simgan_core.vocabulary import DIRECTIONS, EXP2SIM
 from exp2simgan_core.vocabulary import direction as get_direction
 
@@ -211,6 +212,7 @@ def write_applicability(
     if missing or (alone and alone_csv is None):
         raise ValueError(f"sets to rate one spectrum at a time {missing} need sources and a table")
     sets = set_spectra(sources)
+    device = resolve_device(device)
     measure = nearest_measure(settings)
     rows, alone_rows, all_zones = [], [], {}
     for direction, out in distance_files.items():
@@ -259,6 +261,7 @@ def user_verdict(
     if not far_paths:
         raise DataFileError("the verdict needs at least one far-away set to calibrate the zones")
     loaded = load_generator(Path(checkpoint), direction)
+    device = resolve_device(device)
     train = spectrum_features(loaded, spectra_for(train_path, direction), device)
     user = spectrum_features(loaded, spectra, device)
     domain = get_direction(direction).source

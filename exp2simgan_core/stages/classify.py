@@ -44,6 +44,7 @@ from exp2simgan_core.duq import (
 from exp2simgan_core.io import check_writable, read_h5, write_csv, write_h5, write_text
 from exp2simgan_core.ood import digits_images, photo_images
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.util import resolve_device
 from exp2simgan_core.vocabulary import CLASSES, DOMAINS
 
 OOD_SETS = {"digits": digits_images, "photos": photo_images}
@@ -125,6 +126,7 @@ def train_classifier(
     for out in (checkpoint, history_csv):
         check_writable(out)
     data = read_h5(train_path, required=(domain, "label"))
+    device = resolve_device(device)
     result = train_duq(
         settings,
         data.datasets[domain],
@@ -233,7 +235,7 @@ def write_accuracy_table(
         if not np.array_equal(data.datasets["label"], labels):
             raise ValueError(f"{path}: its labels are not those of {test_path} ({name})")
         sets[name] = data.datasets["spectra"]
-    rows = accuracy_rows(classifiers, sets, labels, device)
+    rows = accuracy_rows(classifiers, sets, labels, resolve_device(device))
     write_csv(csv_path, ACCURACY_COLUMNS, rows)
     _write_markdown(markdown_path, rows)
     return rows

@@ -35,7 +35,6 @@ from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS, EXP2SIM, SIM2EXP
 
 log = logging.getLogger(__name__)
 
-WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 SELECTION_DIRECTION = EXP2SIM  # its best checkpoint is the base of selected.pt
 TRAINING_STATE = ("optimisers", "schedulers", "rng")  # not kept in a selected checkpoint
 SELECTION_COLUMNS = (
@@ -175,6 +174,7 @@ def back_translate_checkpoint(
     for out in (out_checkpoint, losses_csv):
         check_writable(out)
     state = load_checkpoint(Path(selected))
+    device = resolve_device(device)
     rows: list[tuple[int, float]] = []
     if settings.iterations > 0:
         unconvolved = read_h5(train_path, required=("unconvolved",)).datasets["unconvolved"]
