@@ -37,7 +37,7 @@ def headline_markdown(
 ) -> str:
     """Markdown of the accuracy table, the pseudo-experiment verdicts and single-spectrum zones."""
     paper_pcsmo = ", ".join(
-        f"{name.replace('_', ' ')} [{k_dimer:.2f} | {k_goodenough:.2f}]"
+        f"{name} [{k_dimer:.2f} | {k_goodenough:.2f}]"
         for name, (k_dimer, k_goodenough) in PAPER_EXPERIMENT.items()
     )
     lines = [
