@@ -40,9 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from exp2simgan_core import streams
-from exp2simgan_core.dataset import intensity_unit, normalised
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
-from exp2simgan_core.gan.networks import MIN_FULL_SIZE
 from exp2simgan_core.gan.settings import N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.sinkhorn import transport_costs
@@ -85,37 +83,23 @@ def spectrum_features(
     ``spectra`` are in ``loaded.input_domain`` (Exp2Sim's encoder reads convolved spectra,
     Sim2Exp's unconvolved ones), in any intensity unit, NaN = uncovered; shape
     (n, rows, cols) for a 2D generator or (n, H, K, E) for a 3D one, every axis >= MIN_FULL_SIZE
-    bins. They are preprocessed as the GAN reads them: ``normalised`` (divided by their mean over
-    covered bins, NaN -> 0), then
-    ``loaded.scaling.scale`` with the input domain. ``batch`` spectra pass the encoder at once.
-    Raises ValueError on a wrong rank, a too-small axis, an all-NaN spectrum, Inf or no positive
-    intensity (naming the spectrum).
+    bins. They are preprocessed as the GAN reads them (``DataScaling.network_input``: divided by
+    their mean over covered bins, NaN -> 0, scaled with the input domain's maximum). ``batch``
+    spectra pass the encoder at once.
+    Raises ValueError on spectra that ``loaded.check_input`` refuses, naming the problem.
     """
-    generator = loaded.generator
-    dims = generator.settings.dims
-    x = np.asarray(spectra)
-    if x.ndim != dims + 1 or len(x) == 0 or min(x.shape[1:]) < MIN_FULL_SIZE:
-        layout = "(n, rows, cols)" if dims == 2 else "(n, H, K, E)"
-        raise ValueError(
-            f"spectra of shape {x.shape} do not fit a {dims}D generator: expected {layout} with "
-            f"n >= 1 and every axis >= {MIN_FULL_SIZE} bins; add a leading axis for one spectrum"
-        )
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
-    x = x.astype(np.float32)
-    for i, s in enumerate(x):
-        if np.isinf(s).any():
-            raise ValueError(f"spectrum {i} contains infinite intensities")
-        if np.isnan(s).all():
-            raise ValueError(f"spectrum {i} is entirely NaN (no covered pixel)")
-    intensity_unit(x)  # names the first spectrum that cannot be normalised, before any work
-    generator = generator.to(device)
+    x = loaded.check_input(spectra)
+    generator = loaded.generator.to(device)
+    dims = generator.settings.dims
     pool = F.adaptive_avg_pool2d if dims == 2 else F.adaptive_avg_pool3d
     out = []
     with evaluating(generator), torch.no_grad():
         for start in range(0, len(x), batch):
-            chunk = torch.from_numpy(normalised(x[start : start + batch])[0]).unsqueeze(1)
-            scaled = loaded.scaling.scale(chunk.to(device), loaded.input_domain)  # (b, 1, *S)
+            scaled = loaded.scaling.network_input(
+                x[start : start + batch], loaded.input_domain, device
+            )
             (feature,) = generator.encode(scaled, (ENCODER_LAYER,))  # (b, 4 ngf, *ceil(S / 4))
             pooled = pool(feature, (FEATURE_GRID,) * dims)  # (b, 4 ngf, *grid)
             out.append(pooled.flatten(1).double().cpu().numpy())

@@ -23,6 +23,8 @@ from exp2simgan_core.io import (
 )
 from exp2simgan_core.vocabulary import direction as get_direction
 
+NEGATIVE_TOLERANCE = 0.05  # negatives down to this fraction of a spectrum's maximum are noise
+
 log = logging.getLogger(__name__)
 
 FILL_VALUE = 0.0  # what an uncovered (NaN) pixel becomes before it enters a network
@@ -75,31 +77,43 @@ def normalised(spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_spectra(
-    spectra: np.ndarray, shape: tuple[int, ...] | None = None, what: str = "spectra"
+    spectra: np.ndarray,
+    shape: tuple[int, ...] | None = None,
+    what: str = "this step",
+    dims: int = 2,
 ) -> np.ndarray:
-    """Float32 copy of a stack of 2D spectra (n, rows, cols), NaN = uncovered, checked.
+    """Float32 copy of a stack of spectra, NaN = uncovered, checked: images (n, rows, cols) for
+    ``dims`` 2, volumes (n, H, K, E) for ``dims`` 3.
 
-    Raises ValueError naming the problem: another rank, a shape other than ``shape`` (rows, cols)
-    when given (``what`` names what expects it), Inf, or a spectrum that is NaN everywhere.
+    Raises ValueError naming the problem and ``what`` expects the spectra: values that are not
+    real numbers, another rank, no spectrum, a shape other than ``shape`` (the spectrum's axes)
+    when given, Inf, or a spectrum that is NaN everywhere.
     """
-    spectra = np.asarray(spectra, dtype=np.float32)
-    if spectra.ndim != 3:
+    x = np.asarray(spectra)
+    axes = {2: "(n, rows, cols)", 3: "(n, H, K, E)"}[dims]
+    if x.dtype.kind not in "iuf":
+        raise ValueError(f"spectra must be real numbers, got dtype {x.dtype}")
+    if x.ndim != dims + 1:
         raise ValueError(
-            f"spectra must have shape (n, rows, cols), got shape {spectra.shape}; "
-            "wrap a single spectrum as spectrum[None]"
+            f"{what} expects spectra of shape {axes}, got shape {x.shape}; wrap a single "
+            "spectrum as spectrum[None]"
         )
-    if shape is not None and spectra.shape[1:] != tuple(shape):
+    if len(x) == 0:
+        raise ValueError(f"{what} got no spectrum (shape {x.shape})")
+    if shape is not None and x.shape[1:] != tuple(shape):
+        size, unit = " x ".join(map(str, x.shape[1:])), "pixels" if dims == 2 else "bins"
         raise ValueError(
-            f"spectra are {spectra.shape[1]} x {spectra.shape[2]} pixels but {what} expects "
-            f"{shape[0]} x {shape[1]}"
+            f"spectra are {size} {unit} but {what} expects {' x '.join(map(str, shape))}"
         )
-    infinite = np.isinf(spectra).any(axis=(1, 2))
+    x = x.astype(np.float32)
+    per_spectrum = tuple(range(1, x.ndim))
+    infinite = np.isinf(x).any(axis=per_spectrum)
     if infinite.any():
         raise ValueError(f"spectrum {int(np.argmax(infinite))} contains Inf; use NaN = uncovered")
-    empty = np.isnan(spectra).all(axis=(1, 2))
+    empty = np.isnan(x).all(axis=per_spectrum)
     if empty.any():
-        raise ValueError(f"spectrum {int(np.argmax(empty))} is NaN everywhere (no coverage)")
-    return spectra
+        raise ValueError(f"spectrum {int(np.argmax(empty))} is NaN everywhere (no covered bin)")
+    return x
 
 
 INTENSITY_SCALES = ("linear", "sqrt")  # how network_input maps normalised intensity to [-1, 1]

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from exp2simgan_core.dataset import NEGATIVE_TOLERANCE
 from exp2simgan_core.io import DataFileError, read_h5
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.rebin import REBIN_RULE, layout_mapping, rebin_image
 
 log = logging.getLogger(__name__)
 
-NEGATIVE_TOLERANCE = 0.05  # user spectra: negatives down to this fraction of the maximum are noise
 USER_FORMATS = (
     ".npy (an array in this run's layout) or .h5/.hdf5 (a project file, dataset 'spectra')"
 )

@@ -174,7 +174,7 @@ def test_translate_bad_input_exits_2_without_output(tmp_path, checkpoint, capsys
     write_h5(tmp_path / "other.h5", {"params": np.zeros((1, 6))}, {})
     cases = [
         (["--in", str(volume)], "2D generator"),
-        (["--in", str(tmp_path / "nan.h5")], "spectrum 0 is entirely NaN"),
+        (["--in", str(tmp_path / "nan.h5")], "spectrum 0 is NaN everywhere"),
         (["--in", str(tmp_path / "other.h5")], "needs a dataset 'spectra' or 'convolved'"),
         (["--in", str(tmp_path / "missing.npy")], "no such file"),
     ]

@@ -9,6 +9,7 @@ import exp2simgan_core.dataset
 from exp2simgan_core.dataset import (
     FILL_VALUE,
     INTENSITY_RULE,
+    check_spectra,
     fill_masked,
     intensity_unit,
     network_input,
@@ -258,3 +259,22 @@ def test_network_input_scales_by_hand():
     np.testing.assert_allclose(network_input(x, 2.0, "sqrt")[0, 0], 2 * np.sqrt(u) - 1, atol=1e-6)
     with pytest.raises(ValueError, match=r"scale must be one of \('linear', 'sqrt'\), got 'log'"):
         network_input(x, 2.0, "log")
+
+
+def test_check_spectra_of_volumes_names_each_problem():
+    volumes = np.ones((2, 6, 6, 8))
+    checked = check_spectra(volumes, (6, 6, 8), "the 3D layout", dims=3)
+    assert checked.dtype == np.float32 and checked.shape == volumes.shape
+    cases = [
+        (volumes[0], "the 3D layout expects spectra of shape \\(n, H, K, E\\), got shape"),
+        (volumes[:0], "the 3D layout got no spectrum"),
+        (volumes[:, :, :, :6], "spectra are 6 x 6 x 6 bins but the 3D layout expects 6 x 6 x 8"),
+        (volumes.astype(complex), "spectra must be real numbers, got dtype complex128"),
+    ]
+    for spectra, message in cases:
+        with pytest.raises(ValueError, match=message):
+            check_spectra(spectra, (6, 6, 8), "the 3D layout", dims=3)
+    empty = volumes.copy()
+    empty[1] = np.nan
+    with pytest.raises(ValueError, match="spectrum 1 is NaN everywhere"):
+        check_spectra(empty, dims=3)

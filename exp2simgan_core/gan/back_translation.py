@@ -31,7 +31,6 @@ import torch
 from tqdm import tqdm
 
 from exp2simgan_core import streams
-from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     LoadedGenerator,
 )
@@ -71,10 +70,9 @@ def pseudo_pairs(
     if sim2exp.direction != SIM2EXP:
         raise ValueError(f"pseudo-pairs need the sim2exp generator, got {sim2exp.direction}")
     fake = translate_spectra(sim2exp, unconvolved, device=device)
-    scaling = sim2exp.scaling
-    inputs = scaling.scale(torch.from_numpy(normalised(fake)[0]), "convolved")
-    targets = scaling.scale(torch.from_numpy(normalised(unconvolved)[0]), "unconvolved")
-    return pad_to_multiple(inputs.unsqueeze(1)), pad_to_multiple(targets.unsqueeze(1))
+    inputs = sim2exp.scaling.network_input(fake, "convolved")
+    targets = sim2exp.scaling.network_input(unconvolved, "unconvolved")
+    return pad_to_multiple(inputs), pad_to_multiple(targets)
 
 
 def train_back_translation(

@@ -15,10 +15,17 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from exp2simgan_core.dataset import INTENSITY_RULE
-from exp2simgan_core.gan.networks import GENERATORS, ResnetGenerator
+from exp2simgan_core.dataset import (
+    INTENSITY_RULE,
+    NEGATIVE_TOLERANCE,
+    check_spectra,
+    intensity_unit,
+    normalised,
+)
+from exp2simgan_core.gan.networks import GENERATORS, MIN_FULL_SIZE, ResnetGenerator
 from exp2simgan_core.gan.settings import GeneratorSettings
 from exp2simgan_core.provenance import input_problem, output_attrs
 from exp2simgan_core.util import atomic_path
@@ -45,6 +52,12 @@ class DataScaling:
     def scale(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         return x / self._max(domain) * 2.0 - 1.0
 
+    def network_input(self, spectra: np.ndarray, domain: str, device: str = "cpu") -> torch.Tensor:
+        """(n, 1, *S) float32 on ``device``: (n, *S) spectra of ``domain`` in any unit, NaN =
+        uncovered, ``normalised`` (the fill rule) and scaled to [-1, 1], as generators read them."""
+        x = torch.from_numpy(normalised(spectra)[0]).unsqueeze(1)
+        return self.scale(x.to(device), domain)
+
     def unscale(self, y: torch.Tensor, domain: str) -> torch.Tensor:
         return (y + 1.0) / 2.0 * self._max(domain)
 
@@ -64,6 +77,32 @@ class LoadedGenerator:
     input_domain: str
     output_domain: str
     scaling: DataScaling
+
+    def check_input(self, spectra: np.ndarray) -> np.ndarray:
+        """Float32 copy of (n, *S) spectra of the input domain, checked before any work.
+
+        Raises ValueError naming the problem: ``dataset.check_spectra``'s (rank of the
+        generator's dimensions, Inf, a spectrum NaN everywhere), an axis shorter than
+        ``MIN_FULL_SIZE`` bins, intensities below -``NEGATIVE_TOLERANCE`` x a spectrum's maximum
+        (subtract the background first), or a spectrum that cannot be normalised.
+        """
+        dims = self.generator.settings.dims
+        x = check_spectra(spectra, what=f"a {dims}D generator", dims=dims)
+        if min(x.shape[1:]) < MIN_FULL_SIZE:
+            raise ValueError(
+                f"spectra of shape {x.shape[1:]} are too small for the generator: it needs "
+                f"every axis >= {MIN_FULL_SIZE} bins"
+            )
+        for i, s in enumerate(x):
+            peak, low = float(np.nanmax(s)), float(np.nanmin(s))
+            if low < -NEGATIVE_TOLERANCE * max(peak, 0.0):
+                raise ValueError(
+                    f"spectrum {i} has intensities down to {low:g}, below "
+                    f"-{NEGATIVE_TOLERANCE:g} x its maximum {peak:g}; subtract the background so "
+                    "that intensities are >= 0"
+                )
+        intensity_unit(x)  # names the first spectrum that cannot be normalised
+        return x
 
 
 def checkpoint_path(out_dir: Path, iteration: int) -> Path:

@@ -35,7 +35,6 @@ import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
-from exp2simgan_core.dataset import normalised
 from exp2simgan_core.gan.checkpoint import (
     CHECKPOINT_DIR,
     CHECKPOINT_PATTERN,
@@ -170,8 +169,7 @@ def _feature_function(
         raise ValueError("InceptionV3 features need 2D spectra; use the encoder features in 3D")
 
     def batch_features(spectra: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(normalised(spectra)[0]).unsqueeze(1)
-        x = extractor.scaling.scale(x.to(device), extractor.input_domain)  # (b, 1, *S)
+        x = extractor.scaling.network_input(spectra, extractor.input_domain, device)
         if inception is None:
             return encoder_features(extractor.generator, x, layer)
         return inception_features(inception, x)

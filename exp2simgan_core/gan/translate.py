@@ -14,8 +14,9 @@ where the instrument has no coverage. ``translate_spectra``:
    the output is in the input's unit, whatever it is, and ``translate(a x) = a translate(x)``,
 6. puts NaN back wherever the input was NaN, so coverage is unchanged by translation.
 
-Small negative input intensities (background-subtraction noise down to ``NEGATIVE_TOLERANCE`` of
-the spectrum's maximum) are passed through unchanged; anything more negative is refused.
+Small negative input intensities (background-subtraction noise down to
+``dataset.NEGATIVE_TOLERANCE`` of the spectrum's maximum) are passed through unchanged; anything
+more negative is refused (``LoadedGenerator.check_input``).
 
 Tiling: a volume (or image) with more than ``max_voxels`` bins is translated in overlapping tiles
 along its last axis only (energy for (H, K, E) volumes, columns for images), blended with linear
@@ -32,47 +33,15 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from exp2simgan_core.dataset import fill_masked, intensity_unit, normalised
+from exp2simgan_core.dataset import fill_masked
 from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.networks import MIN_FULL_SIZE, translate_full
 from exp2simgan_core.gan.settings import SIZE_MULTIPLE
-from exp2simgan_core.user_spectra import NEGATIVE_TOLERANCE
 
 CHANGE_KEYS = ("change_cosine", "change_size")  # change_agreement, mean over spectra
 MAX_VOXELS = 2**24  # bins of one spectrum above which it is translated in tiles along its last axis
 TILE_OVERLAP = 0.25  # fraction of a tile shared with its neighbour
 SSIM_WINDOW = 7  # skimage's default window; shrunk (odd) for spectra smaller than it
-
-
-def _check_spectra(loaded: LoadedGenerator, spectra: np.ndarray) -> np.ndarray:
-    """Validated float32 copy of ``spectra``; raises ValueError naming the problem."""
-    dims = loaded.generator.settings.dims
-    x = np.asarray(spectra)
-    if x.dtype.kind not in "iuf":
-        raise ValueError(f"spectra must be real numbers, got dtype {x.dtype}")
-    if x.ndim != dims + 1:
-        layout = "(n, rows, cols)" if dims == 2 else "(n, H, K, E)"
-        raise ValueError(
-            f"spectra of shape {x.shape} do not fit a {dims}D generator, which expects "
-            f"{layout} (rank {dims + 1}); add a leading axis for a single spectrum"
-        )
-    if len(x) == 0:
-        raise ValueError("spectra is empty (no spectrum to translate)")
-    x = x.astype(np.float32)
-    if np.isinf(x).any():
-        bad = sorted({int(i) for i in np.argwhere(np.isinf(x))[:, 0]})
-        raise ValueError(f"spectra {bad} contain infinite intensities")
-    for i, s in enumerate(x):
-        if np.isnan(s).all():
-            raise ValueError(f"spectrum {i} is entirely NaN (no covered pixel)")
-        peak, low = float(np.nanmax(s)), float(np.nanmin(s))
-        if low < -NEGATIVE_TOLERANCE * max(peak, 0.0):
-            raise ValueError(
-                f"spectrum {i} has intensities down to {low:g}, below -{NEGATIVE_TOLERANCE:g} x "
-                f"its maximum {peak:g}; subtract the background so that intensities are >= 0"
-            )
-    intensity_unit(x)  # names the first spectrum that cannot be normalised, before any work
-    return x
 
 
 def _tiles(size: int, width: int) -> list[tuple[int, int]]:
@@ -116,21 +85,20 @@ def translate_spectra(
     with the input's total intensity (0 everywhere if the network outputs nothing), NaN exactly
     where the input was NaN (see the module docstring for the rule).
     ``batch`` spectra go through the network at once; spectra with more than ``max_voxels`` bins
-    are translated in tiles along the last axis. Raises ValueError on a rank that does not fit
-    the generator, an all-NaN spectrum, Inf, or intensities below -5 % of a spectrum's maximum.
+    are translated in tiles along the last axis. Raises ValueError on spectra that
+    ``loaded.check_input`` refuses (a rank that does not fit the generator, an all-NaN
+    spectrum, Inf, intensities below -5 % of a spectrum's maximum, ...).
 
     >>> translate_spectra(load_generator("iter_00001000.pt", "exp2sim"), conv)  # doctest: +SKIP
     """
     if batch < 1 or max_voxels < 1:
         raise ValueError(f"batch ({batch}) and max_voxels ({max_voxels}) must be positive")
-    x = _check_spectra(loaded, spectra)
+    x = loaded.check_input(spectra)
     generator = loaded.generator.to(device)
-    dev = torch.device(device)
     out = np.empty_like(x)
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            chunk = torch.from_numpy(normalised(x[i : i + batch])[0]).unsqueeze(1).to(dev)
-            scaled = loaded.scaling.scale(chunk, loaded.input_domain)  # (b, 1, *S), [-1, 1]
+            scaled = loaded.scaling.network_input(x[i : i + batch], loaded.input_domain, device)
             y = _translate_tiled(generator, scaled, max_voxels)
             y = loaded.scaling.unscale(y, loaded.output_domain).clamp(min=0.0)
             out[i : i + batch] = y[:, 0].float().cpu().numpy()
