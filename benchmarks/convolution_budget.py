@@ -27,14 +27,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from exp2simgan_core.config import run_config, spectrum_settings
 from exp2simgan_core.dataset import intensity_unit
 from exp2simgan_core.gan.translate import translation_quality
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.physics.spectra import UNCONVOLVED, SpectrumCalculator
-from exp2simgan_core.simulate import SimulationSettings, draw_spectra, stream_rng
+from exp2simgan_core.simulate import draw_spectra, stream_rng
 from exp2simgan_core.vocabulary import CLASSES
 
 NO_ENERGY_WIDTH = 1e-3  # x PyChop's sigma: the energy resolution effectively off
@@ -59,8 +59,7 @@ def main() -> None:
     parser.add_argument("--n-pix", type=int, nargs="+", default=None)
     parser.add_argument("--unconvolved", choices=UNCONVOLVED, default=None)
     args = parser.parse_args()
-    section = yaml.safe_load(args.config.read_text())["simulation"]["spectrum"]
-    base = SimulationSettings.from_config(section).spectrum
+    base = spectrum_settings(run_config(args.config)).spectrum
     if args.unconvolved is not None:
         base = dataclasses.replace(base, unconvolved=args.unconvolved)
     assert isinstance(base.layout, Layout2D), "2D layouts only"

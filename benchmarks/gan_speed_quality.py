@@ -45,7 +45,7 @@ import yaml
 
 from exp2simgan_core.config import volume_gan_section
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
-from exp2simgan_core.gan.settings import PRECISIONS, gan_settings
+from exp2simgan_core.gan.settings import PRECISIONS, GanSettings
 from exp2simgan_core.gan.train import train
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
 from exp2simgan_core.io import read_h5
@@ -111,7 +111,7 @@ def retrain_and_score(
     config = state["config"]
     # the run's selection settings: recorded by its selection, not by its training
     selection = load_checkpoint(gan_dir / "selected.pt")["config"]["model_selection"]
-    run_settings = gan_settings(
+    run_settings = GanSettings.from_config(
         {**section(config), **overrides},
         config["seed"] if seed is None else seed,
         dims=int(gan[0]),

@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from exp2simgan_core.config import check_config, filled, load_config_file, load_schema, merged
+from exp2simgan_core.config import run_config
 from exp2simgan_core.gan import model as model_module
 from exp2simgan_core.gan.checkpoint import DataScaling
 from exp2simgan_core.gan.losses import (
@@ -82,7 +82,7 @@ from exp2simgan_core.gan.losses import (
 )
 from exp2simgan_core.gan.model import DISCRIMINATOR_LOSS_TERMS, GENERATOR_LOSS_TERMS, DualGan
 from exp2simgan_core.gan.networks import count_parameters
-from exp2simgan_core.gan.settings import GanSettings, gan_settings
+from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.gan.state import TrainingState
 from exp2simgan_core.gan.train import (
     AUTOCAST_DTYPES,
@@ -115,13 +115,8 @@ def presets() -> list[str]:
 
 def preset_settings(preset: str, crop: int | None, batch: int) -> GanSettings:
     """The preset's 2D GAN settings as the workflow reads them, at ``crop`` and ``batch``, fp32."""
-    config = load_config_file(CONFIG / "config.yaml")
-    if preset != "paper":
-        config = merged(config, load_config_file(CONFIG / f"{preset}.yaml"))
-    schema = load_schema(CONFIG / "schema.yaml")
-    check_config(config, schema)
-    config = filled(config, schema)
-    settings = gan_settings(config["gan"], config["seed"])
+    config = run_config(*([] if preset == "paper" else [CONFIG / f"{preset}.yaml"]))
+    settings = GanSettings.from_config(config["gan"], config["seed"])
     settings = dataclasses.replace(
         settings, crop_size=crop or settings.crop_size, batch_size=batch, precision="fp32"
     )

@@ -20,15 +20,14 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from exp2simgan_core.config import run_config, spectrum_settings
 from exp2simgan_core.duq import classify, load_duq
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.translate import translate_spectra
 from exp2simgan_core.physics.experiment import ExperimentSettings, make_experiment_like
 from exp2simgan_core.physics.models import get_model
 from exp2simgan_core.physics.spectra import SpectrumCalculator
-from exp2simgan_core.simulate import SimulationSettings
 
 NOTHING = dict(
     background_q2=0.0,
@@ -66,8 +65,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=Path("config/demo.yaml"))
     parser.add_argument("--realisations", type=int, default=10)
     args = parser.parse_args()
-    section = yaml.safe_load(args.config.read_text())["simulation"]["spectrum"]
-    settings = SimulationSettings.from_config(section)
+    settings = spectrum_settings(run_config(args.config))
     spec = get_model("goodenough")
     uncovered = settings.uncovered(spec.lattice_ab)
     calc = SpectrumCalculator(spec, settings.spectrum, uncovered)

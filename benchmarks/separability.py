@@ -23,9 +23,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import yaml
 from sklearn.ensemble import RandomForestClassifier
 
+from exp2simgan_core.config import run_config
 from exp2simgan_core.dataset import normalised
 from exp2simgan_core.duq import DuqSettings, accuracy_with_ci, classify, train_duq
 from exp2simgan_core.physics.models import get_model
@@ -39,7 +39,7 @@ SEEDS = {"dimer": 100, "goodenough": 101}  # one random stream per class, as the
 
 def settings_for(n_pix: int) -> SimulationSettings:
     """The demo's spectrum settings with ``n_pix`` pixels per panel."""
-    section = yaml.safe_load(DEMO.read_text())["simulation"]["spectrum"]
+    section = run_config(DEMO)["simulation"]["spectrum"]
     section["layout"]["n_pix"] = n_pix
     return SimulationSettings.from_config(section)
 

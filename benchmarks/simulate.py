@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from exp2simgan_core.config import run_config
 from exp2simgan_core.physics.arrays import BACKENDS
 from exp2simgan_core.physics.layout import Layout2D
 from exp2simgan_core.physics.lswt import colpa, hamiltonian, quadratic_form
@@ -89,7 +89,7 @@ def main() -> None:
             f"({1 / t_pair:.2f} pairs/s) = {PAPER_CONVOLVED_S / t_pair:,.0f}x the paper's "
             "720 CPU-min"
         )
-    section = yaml.safe_load(DEMO.read_text())["simulation"]["spectrum"]
+    section = run_config(DEMO)["simulation"]["spectrum"]
     demo_settings = SimulationSettings.from_config({**section, "device": device})
     for model in CLASSES:
         spec = MODELS[model]

@@ -34,16 +34,16 @@ from pathlib import Path
 
 import torch
 
-from exp2simgan_core.config import load_config_file
+from exp2simgan_core.config import run_config
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.gan.checkpoint import DataScaling
 from exp2simgan_core.gan.networks import ResnetGenerator, translate_full
-from exp2simgan_core.gan.settings import PRECISIONS, GanSettings, gan_settings
+from exp2simgan_core.gan.settings import PRECISIONS, GanSettings
 from exp2simgan_core.gan.state import build_training, grad_scaler
 from exp2simgan_core.gan.train import low_pass_fidelity, train_step
 
 PAPER = GanSettings(crop_size=256)  # ngf 64, 9 blocks, ndf 64, the authors' 256 x 256 crops
-DEMO = gan_settings(load_config_file(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
+DEMO = GanSettings.from_config(run_config(Path(__file__).parents[1] / "config/demo.yaml")["gan"], 0)
 SPECTRUM_SHAPE = (240, 400)  # the paper layout: rows Ei x H, columns energy bin x K
 AUTHORS_IMAGES_PER_S = (8.0, 10.0)  # their code, paper settings, batch 1, H200
 TOKENS = (*PRECISIONS, "channels_last", "compile", "cudnn_benchmark")

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import ot
@@ -44,7 +45,7 @@ from exp2simgan_core.gan.checkpoint import LoadedGenerator
 from exp2simgan_core.gan.settings import N_DOWNSAMPLING
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.sinkhorn import transport_costs
-from exp2simgan_core.util import evaluating
+from exp2simgan_core.util import evaluating, settings_from_config
 
 ENCODER_LAYER = 3 + 4 * N_DOWNSAMPLING  # 11: the last Downsample, just before the residual blocks
 FEATURE_GRID = 4  # bins per spatial axis each feature channel is average-pooled onto
@@ -63,6 +64,11 @@ class ApplicabilitySettings:
     tol: float = 1e-4  # POT's stop rule: L2 norm of the row-marginal error (total mass 1)
     max_iter: int = 10000  # Sinkhorn iterations before giving up with a warning
     k_nearest: int = 5  # training features a single spectrum is measured against
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], seed: int) -> ApplicabilitySettings:
+        """From the config's ``applicability`` section and the run's seed."""
+        return settings_from_config(cls, "applicability", section, seed=seed)
 
     def __post_init__(self) -> None:
         if self.set_points is not None and self.set_points < 1:

@@ -33,8 +33,9 @@ input's (both methods conserve the integrated intensity only approximately).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
@@ -47,6 +48,8 @@ from exp2simgan_core.physics.instrument import (
     q_resolution_sigma_rlu,
 )
 from exp2simgan_core.physics.layout import Layout2D
+from exp2simgan_core.physics.spectra import SpectrumSettings
+from exp2simgan_core.util import settings_from_config
 
 PSF_TAIL_SIGMAS = 4.0  # Gaussian tails are cut this many sigma out
 
@@ -59,6 +62,20 @@ class BaselineSettings:
     wiener_balance: float = 0.01  # Wiener: noise-to-signal power ratio, the same at all frequencies
     energy_width_factor: float = TOBYFIT_ENERGY_WIDTH_FACTOR  # x PyChop sigma, as in simulation
     q_resolution: bool = True  # include the in-plane Q resolution, as in simulation
+
+    @classmethod
+    def from_config(
+        cls, section: Mapping[str, Any], spectrum: SpectrumSettings
+    ) -> BaselineSettings:
+        """From the config's ``baselines`` section and the resolution model of the simulation's
+        ``spectrum`` settings."""
+        return settings_from_config(
+            cls,
+            "baselines",
+            section,
+            energy_width_factor=spectrum.energy_width_factor,
+            q_resolution=spectrum.q_resolution,
+        )
 
     def __post_init__(self) -> None:
         if not (isinstance(self.rl_iterations, int) and self.rl_iterations >= 1):

@@ -320,12 +320,10 @@ def _add_check_config(sub) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> None:
-    from .config import check_config_file, load_schema
+    from .config import run_config
 
-    folder = Path(__file__).resolve().parents[1] / "config"
-    schema = load_schema(folder / "schema.yaml")
     for path in args.files:
-        check_config_file(path, folder / "config.yaml", schema)
+        run_config(path)
         print(f"{path}: valid")
 
 
@@ -348,16 +346,10 @@ def _add_plan(sub) -> None:
 
 
 def _plan(args: argparse.Namespace) -> None:
-    from .config import check_config, filled, load_config_file, load_schema, merged
+    from .config import run_config
     from .plan import load_or_measure, plan_rows, plan_table, workload_key
 
-    folder = Path(__file__).resolve().parents[1] / "config"
-    schema = load_schema(folder / "schema.yaml")
-    config = load_config_file(folder / "config.yaml")
-    for path in args.files:
-        config = merged(config, load_config_file(path))
-    check_config(config, schema)
-    config = filled(config, schema)
+    config = run_config(*args.files)
     record = (
         args.record or Path("results/throughput") / f"{workload_key(config)}-{args.device}.json"
     )

@@ -3,9 +3,9 @@
 The Snakefile runs these before any job: ``check_config`` against ``config/schema.yaml`` (unknown
 keys, types, ranges), then ``check_consistency`` for what a JSON schema cannot express (a patch
 larger than a spectrum, two user spectra with one name, a user file that is missing or unreadable).
-``check_config_file`` runs the same checks on a config file outside Snakemake
-(``exp2simgan check-config``), where a malformed YAML file is reported with its name and line
-(Snakemake's own message for it names neither).
+``run_config`` runs the same checks on config files outside Snakemake (``exp2simgan
+check-config``, ``exp2simgan plan``, the benchmarks), where a malformed YAML file is reported
+with its name and line (Snakemake's own message for it names neither).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-from exp2simgan_core.gan.settings import gan_settings
+from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.io import DataFileError
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.simulate import SimulationSettings
 from exp2simgan_core.user_spectra import read_user_spectrum
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"  # config.yaml, schema.yaml, presets
 
 
 class ConfigError(ValueError):
@@ -86,21 +88,20 @@ def filled(config: Any, schema: Mapping[str, Any]) -> Any:
     return config
 
 
-def check_config_file(
-    path: str | Path, defaults: str | Path, schema: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Every check the Snakefile runs, on ``path`` laid over the ``defaults`` file.
-
-    Returns the merged configuration with the schema's defaults filled in; raises ConfigError
-    naming the file, line or keys.
-    """
-    config = merged(load_config_file(defaults), load_config_file(path))
+def run_config(*files: str | Path) -> dict[str, Any]:
+    """The configuration of a run given ``--configfile files...``: ``config/config.yaml`` with
+    each file laid over it in order, checked as the Snakefile checks it, with the schema's
+    defaults filled in. Raises ConfigError naming the files and the line or keys."""
+    config = load_config_file(CONFIG_DIR / "config.yaml")
+    for path in files:
+        config = merged(config, load_config_file(path))
+    schema = load_schema(CONFIG_DIR / "schema.yaml")
     try:
         check_config(config, schema)
         config = filled(config, schema)
         check_consistency(config, spectrum_settings(config).layout)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        raise ConfigError(f"{', '.join(map(str, files))}: {err}") from None
     return config
 
 
@@ -201,7 +202,7 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
     if crop > size:
         messages.append(f"gan.crop_size: {crop} is larger than patches.size ({size})")
     try:
-        gan_settings(config["gan"], config["seed"])
+        GanSettings.from_config(config["gan"], config["seed"])
     except ValueError as err:
         messages.append(f"gan: {err}")
     volume = config["volume"]
@@ -221,7 +222,7 @@ def check_consistency(config: Mapping[str, Any], layout: Layout2D | Layout3D) ->
     except ValueError as err:
         messages.append(f"volume (spectrum): {err}")
     try:
-        gan_settings(volume_gan_section(config), config["seed"], dims=3)
+        GanSettings.from_config(volume_gan_section(config), config["seed"], dims=3)
     except ValueError as err:
         messages.append(f"volume: {err}")
     weights = config["model_selection"]["inception_weights"]

@@ -121,11 +121,11 @@ def _time_gan(section: Mapping[str, Any], seed: int, dims: int, device: str) -> 
 
     from exp2simgan_core.dataset import INTENSITY_RULE
     from exp2simgan_core.gan.checkpoint import DataScaling
-    from exp2simgan_core.gan.settings import gan_settings
+    from exp2simgan_core.gan.settings import GanSettings
     from exp2simgan_core.gan.state import build_training, grad_scaler
     from exp2simgan_core.gan.train import low_pass_fidelity, train_step
 
-    settings = gan_settings(section, seed, dims=dims)
+    settings = GanSettings.from_config(section, seed, dims=dims)
     dev = torch.device(device)
     torch.manual_seed(streams.torch_seed(seed, "plan/gan"))
     model, optimisers, _ = build_training(settings, dev)
@@ -150,10 +150,9 @@ def _synchronize(device) -> None:
 
 
 def _time_duq(config: Mapping[str, Any], shape: tuple[int, int], device: str) -> float:
-    from exp2simgan_core.duq import train_duq
-    from exp2simgan_core.stages.classify import duq_settings
+    from exp2simgan_core.duq import DuqSettings, train_duq
 
-    settings = duq_settings({**config["duq"], "epochs": 1}, config["seed"])
+    settings = DuqSettings.from_config({**config["duq"], "epochs": 1}, config["seed"])
     n = 4 * settings.batch_size
     rng = streams.rng(config["seed"], "plan/duq")
     spectra = rng.random((n, *shape)).astype(np.float32)

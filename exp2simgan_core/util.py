@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 DEVICES = ("auto", "cpu", "cuda")
+WORKFLOW_KEYS = ("device",)  # config keys that say where a stage runs, not what it computes
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -43,6 +45,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def settings_from_config(cls: type, name: str, section: Mapping[str, Any], **fixed: Any) -> Any:
+    """``cls(**section, **fixed)`` for a frozen settings dataclass and its config section ``name``.
+
+    Lists become tuples, ``WORKFLOW_KEYS`` are left out, a key that is not a field of ``cls``
+    raises ValueError naming the section and the allowed keys, and ``validate()`` runs where
+    ``cls`` has it (``__post_init__`` checks run anyway). ``fixed``: fields from elsewhere, such
+    as the run's seed.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+    values = {k: v for k, v in values.items() if k not in WORKFLOW_KEYS}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown {name} key(s) {unknown}; allowed: {sorted(names)}")
+    settings = cls(**values, **fixed)
+    if hasattr(settings, "validate"):
+        settings.validate()
+    return settings
 
 
 @contextmanager

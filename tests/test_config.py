@@ -12,16 +12,16 @@ from exp2simgan_core.config import (
     VOLUME_GAN_KEYS,
     ConfigError,
     check_config,
-    check_config_file,
     check_consistency,
     config_errors,
     in_schema_order,
     load_schema,
     merged,
+    run_config,
     spectrum_settings,
     volume_gan_section,
 )
-from exp2simgan_core.gan.settings import gan_settings
+from exp2simgan_core.gan.settings import GanSettings
 from exp2simgan_core.simulate import SimulationSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +55,8 @@ def test_presets_are_valid_and_build_settings(name):
 
 def test_the_3d_gan_takes_its_own_low_pass_weight():
     config = with_defaults(preset("smoke"))  # the preset whose two weights differ
-    assert gan_settings(config["gan"], 0).loss_weights.lowpass == 10
-    volume = gan_settings(volume_gan_section(config), 0, dims=3)
+    assert GanSettings.from_config(config["gan"], 0).loss_weights.lowpass == 10
+    volume = GanSettings.from_config(volume_gan_section(config), 0, dims=3)
     assert (volume.loss_weights.lowpass, volume.crop_size) == (1, config["volume"]["crop_size"])
 
 
@@ -89,14 +89,19 @@ def test_the_settings_classes_default_to_the_schema():
     from exp2simgan_core.applicability import ApplicabilitySettings
     from exp2simgan_core.baselines import BaselineSettings
     from exp2simgan_core.duq import DuqSettings
+    from exp2simgan_core.gan.back_translation import BackTranslationSettings
     from exp2simgan_core.gan.settings import GanSettings
-    from exp2simgan_core.stages.classify import duq_settings
 
     defaults = with_defaults({})
-    assert gan_settings(defaults["gan"], seed=0) == GanSettings()
-    assert duq_settings(defaults["duq"], seed=0) == DuqSettings(seed=0)
-    assert ApplicabilitySettings(**defaults["applicability"]) == ApplicabilitySettings()
-    assert BaselineSettings(**defaults["baselines"]) == BaselineSettings()
+    assert GanSettings.from_config(defaults["gan"], seed=0) == GanSettings()
+    assert DuqSettings.from_config(defaults["duq"], seed=0) == DuqSettings(seed=0)
+    assert (
+        ApplicabilitySettings.from_config(defaults["applicability"], 0) == ApplicabilitySettings()
+    )
+    spectrum = spectrum_settings(defaults).spectrum
+    assert BaselineSettings.from_config(defaults["baselines"], spectrum) == BaselineSettings()
+    back = BackTranslationSettings.from_config(defaults["back_translation"], 0)
+    assert back == BackTranslationSettings()
 
 
 def test_every_schema_enum_lists_its_registry():
@@ -269,7 +274,7 @@ def test_gan_settings_that_cannot_work_are_refused_before_any_job(edit, message)
 
 
 def check_file(path):
-    return check_config_file(path, ROOT / "config" / "config.yaml", load_schema(SCHEMA))
+    return run_config(path)
 
 
 @pytest.mark.parametrize(

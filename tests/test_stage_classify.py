@@ -19,7 +19,6 @@ from exp2simgan_core.stages.classify import (
     KERNEL_COLUMNS,
     VERDICT_COLUMNS,
     deconvolve_baseline,
-    duq_settings,
     paired_change,
     paired_text,
     train_classifier,
@@ -105,15 +104,17 @@ def test_write_ood_set_spans_the_training_range_and_is_seeded(tmp_path):
 
 def test_duq_settings_drops_device_and_makes_tuples():
     section = {"channels": [4, 8], "pool_shape": [2, 3], "epochs": 3, "device": "cuda"}
-    settings = duq_settings(section, seed=7)
+    settings = DuqSettings.from_config(section, seed=7)
     assert settings == replace(DuqSettings(), channels=(4, 8), pool_shape=(2, 3), epochs=3, seed=7)
     assert section["device"] == "cuda"  # the caller's section is left alone
     with pytest.raises(ValueError, match="DuqSettings.epochs must be an integer >= 1, got 0"):
-        duq_settings({"epochs": 0}, seed=0)
+        DuqSettings.from_config({"epochs": 0}, seed=0)
     with pytest.raises(ValueError, match="DuqSettings.pool_shape must be two integers"):
-        duq_settings({"pool_shape": [2]}, seed=0)
+        DuqSettings.from_config({"pool_shape": [2]}, seed=0)
     with pytest.raises(ValueError, match="DuqSettings.seed must be an integer >= 0, got -1"):
-        duq_settings({}, seed=-1)
+        DuqSettings.from_config({}, seed=-1)
+    with pytest.raises(ValueError, match=r"unknown duq key\(s\) \['epoch'\]; allowed: \["):
+        DuqSettings.from_config({"epoch": 3}, seed=0)
 
 
 def test_train_classifier_writes_a_loadable_checkpoint_and_its_history(run):

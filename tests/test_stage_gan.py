@@ -9,7 +9,7 @@ import torch
 
 from exp2simgan_core.dataset import INTENSITY_RULE, spectra_for
 from exp2simgan_core.gan.checkpoint import load_checkpoint, load_generator
-from exp2simgan_core.gan.settings import LOSS_WEIGHT_PRESETS, GanSettings, gan_settings
+from exp2simgan_core.gan.settings import LOSS_WEIGHT_PRESETS, GanSettings
 from exp2simgan_core.gan.train import train
 from exp2simgan_core.io import DataFileError, read_h5, write_h5
 from exp2simgan_core.stages.gan import SELECTION_COLUMNS, select_from_run, train_from_patches
@@ -54,10 +54,10 @@ def files(tmp_path_factory):
 
 
 def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
-    settings = gan_settings({"ngf": 8, "n_blocks": 6, "device": "cpu"}, 3)
+    settings = GanSettings.from_config({"ngf": 8, "n_blocks": 6, "device": "cpu"}, 3)
     assert (settings.ngf, settings.seed) == (8, 3)
     with pytest.raises(ValueError, match=r"unknown gan key\(s\) \['ngff'\]"):
-        gan_settings({"ngff": 8}, 0)
+        GanSettings.from_config({"ngff": 8}, 0)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_gan_settings_ignores_workflow_keys_and_names_unknown_ones():
     ],
 )
 def test_gan_settings_override_the_preset_weights_they_name(section, idt, cycle, lowpass):
-    weights = gan_settings(section, 0).loss_weights
+    weights = GanSettings.from_config(section, 0).loss_weights
     assert (weights.idt, weights.cycle, weights.lowpass) == (idt, cycle, lowpass)
     preset = LOSS_WEIGHT_PRESETS[section.get("loss_weights", "paper_text")]
     assert (weights.gan, weights.nce, weights.aux) == (preset.gan, preset.nce, preset.aux)
@@ -81,13 +81,13 @@ def test_gan_settings_override_the_preset_weights_they_name(section, idt, cycle,
 @pytest.mark.parametrize("key", ["identity_weight", "cycle_weight", "lowpass_weight"])
 def test_gan_settings_refuse_a_negative_weight(key):
     with pytest.raises(ValueError, match=f"gan.{key} must be >= 0"):
-        gan_settings({key: -1}, 0)
+        GanSettings.from_config({key: -1}, 0)
 
 
 @pytest.mark.parametrize("sigma", [0, 16, -1])
 def test_gan_settings_refuse_a_low_pass_wider_than_the_crop(sigma):
     with pytest.raises(ValueError, match="lowpass_sigma"):
-        gan_settings({"crop_size": 48, "lowpass_sigma": sigma}, 0)
+        GanSettings.from_config({"crop_size": 48, "lowpass_sigma": sigma}, 0)
 
 
 def test_spectra_for_prefers_spectra_then_the_direction_domain(files):

@@ -11,7 +11,7 @@ write_applicability(
     snakemake.input.checkpoint,
     snakemake.input.train,
     snakemake.params.sources,
-    ApplicabilitySettings(**snakemake.params.settings, seed=snakemake.params.seed),
+    ApplicabilitySettings.from_config(snakemake.params.settings, snakemake.params.seed),
     dict(zip(DIRECTIONS, snakemake.output.distances, strict=True)),
     snakemake.output.table,
     snakemake.output.zones,

@@ -11,6 +11,6 @@ back_translate_checkpoint(
     snakemake.input.data,
     snakemake.output.checkpoint,
     snakemake.output.losses,
-    BackTranslationSettings(**snakemake.params.settings, seed=snakemake.params.seed),
+    BackTranslationSettings.from_config(snakemake.params.settings, snakemake.params.seed),
     device=snakemake.params.device,
 )

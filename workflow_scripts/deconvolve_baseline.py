@@ -13,9 +13,5 @@ deconvolve_baseline(
     snakemake.input[0],
     settings.layout,
     snakemake.output[0],
-    BaselineSettings(
-        **snakemake.params.baselines,
-        energy_width_factor=settings.spectrum.energy_width_factor,
-        q_resolution=settings.spectrum.q_resolution,
-    ),
+    BaselineSettings.from_config(snakemake.params.baselines, settings.spectrum),
 )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from exp2simgan_core.dataset import INTENSITY_SCALES
+from exp2simgan_core.util import settings_from_config
 
 INITIAL_COUNT = 13.0  # N_c before training
 # Initial centroids e_c = m_c / N_c and matrices W_c: normal, standard deviation 0.05, as in the
@@ -39,6 +42,11 @@ class DuqSettings:
     batch_size: int = 32
     validation_fraction: float = 0.2  # of each class of the training data, for epoch selection
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], seed: int) -> DuqSettings:
+        """From the config's ``duq`` section and the run's seed."""
+        return settings_from_config(cls, "duq", section, seed=seed)
 
     def architecture(self) -> dict:
         """What a checkpoint must match to be used: the fields that shape the network's output."""

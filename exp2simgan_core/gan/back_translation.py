@@ -24,7 +24,9 @@ the checkpoint's ``DataScaling``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +38,7 @@ from exp2simgan_core.gan.checkpoint import (
 )
 from exp2simgan_core.gan.networks import ResnetGenerator, pad_to_multiple
 from exp2simgan_core.gan.translate import translate_spectra
+from exp2simgan_core.util import settings_from_config
 from exp2simgan_core.vocabulary import SIM2EXP
 
 LOG_EVERY = 50  # iterations per row of the loss log (mean MSE over them)
@@ -49,6 +52,11 @@ class BackTranslationSettings:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     seed: int = 0
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], seed: int) -> BackTranslationSettings:
+        """From the config's ``back_translation`` section and the run's seed."""
+        return settings_from_config(cls, "back_translation", section, seed=seed)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.iterations, int) and self.iterations >= 0):

@@ -14,13 +14,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from exp2simgan_core.util import settings_from_config
+
 N_DOWNSAMPLING = 2
 SIZE_MULTIPLE = 2**N_DOWNSAMPLING  # spatial sizes the generator maps onto themselves
 GENERATOR_NAMES = ("resnet",)  # keys of networks.GENERATORS
 DISCRIMINATOR_NAMES = ("patchgan",)  # keys of networks.DISCRIMINATORS
 ADVERSARIAL_MODES = ("lsgan", "hinge")  # keys of losses.ADVERSARIAL_LOSSES
 PRECISIONS = ("fp32", "bf16", "fp16")
-WORKFLOW_KEYS = ("device",)  # gan config keys that are not GanSettings
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,38 @@ class GanSettings:
             mlp_dim=self.mlp_dim,
         )
 
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSettings:
+        """From the config's ``gan`` section (the 3D GAN's: ``config.volume_gan_section``) and
+        the run's seed. ``loss_weights`` names a preset of ``LOSS_WEIGHT_PRESETS``; the section's
+        ``cycle_weight``, ``identity_weight`` and ``lowpass_weight`` replace its weights. Raises
+        ValueError naming an unknown key or a setting that cannot work."""
+        values = dict(section)
+        weights = values.pop("loss_weights", "paper_text")
+        if weights not in LOSS_WEIGHT_PRESETS:
+            raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
+        preset = LOSS_WEIGHT_PRESETS[weights]
+        cycle = float(values.pop("cycle_weight", 0.0))
+        lowpass = float(values.pop("lowpass_weight", 0.0))
+        identity = values.pop("identity_weight", None)
+        identity = preset.idt if identity is None else float(identity)
+        for key, value in (
+            ("cycle_weight", cycle), ("identity_weight", identity), ("lowpass_weight", lowpass)
+        ):  # fmt: skip
+            if not value >= 0:
+                raise ValueError(f"gan.{key} must be >= 0, got {value}")
+        weights = dataclasses.replace(preset, cycle=cycle, idt=identity, lowpass=lowpass)
+        settings = settings_from_config(
+            cls, "gan", values, dims=dims, seed=seed, loss_weights=weights
+        )
+        n_layers = settings.generator_settings().n_encoder_layers
+        if max(settings.nce_layers) >= n_layers:
+            raise ValueError(
+                f"n_blocks={settings.n_blocks} gives encoder layers 0..{n_layers - 1}, but "
+                f"PatchNCE uses layers {settings.nce_layers}: use n_blocks >= 5"
+            )
+        return settings
+
     def validate(self) -> None:
         """Raise ValueError naming the first setting that cannot work."""
         for name, value, known in (
@@ -171,40 +204,3 @@ class GanSettings:
                 f"lowpass_sigma {self.lowpass_sigma} must be positive, its kernel radius "
                 f"(3 sigma, rounded up) below crop_size ({self.crop_size})"
             )
-
-
-def gan_settings(section: Mapping[str, Any], seed: int, dims: int = 2) -> GanSettings:
-    """``GanSettings`` from the config's ``gan`` section (unknown keys raise ValueError)."""
-    values = {k: v for k, v in section.items() if k not in WORKFLOW_KEYS}
-    weights = values.pop("loss_weights", "paper_text")
-    if weights not in LOSS_WEIGHT_PRESETS:
-        raise ValueError(f"gan.loss_weights {weights!r} not in {sorted(LOSS_WEIGHT_PRESETS)}")
-    preset = LOSS_WEIGHT_PRESETS[weights]
-    cycle = float(values.pop("cycle_weight", 0.0))
-    lowpass = float(values.pop("lowpass_weight", 0.0))
-    identity = values.pop("identity_weight", None)
-    identity = preset.idt if identity is None else float(identity)
-    for key, value in (
-        ("cycle_weight", cycle), ("identity_weight", identity), ("lowpass_weight", lowpass)
-    ):  # fmt: skip
-        if not value >= 0:
-            raise ValueError(f"gan.{key} must be >= 0, got {value}")
-    names = {f.name for f in dataclasses.fields(GanSettings)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"unknown gan key(s) {unknown}; allowed: {sorted(names)}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    settings = GanSettings(
-        **values,
-        dims=dims,
-        seed=seed,
-        loss_weights=dataclasses.replace(preset, cycle=cycle, idt=identity, lowpass=lowpass),
-    )
-    settings.validate()
-    n_layers = settings.generator_settings().n_encoder_layers
-    if max(settings.nce_layers) >= n_layers:
-        raise ValueError(
-            f"n_blocks={settings.n_blocks} gives encoder layers 0..{n_layers - 1}, but PatchNCE "
-            f"uses layers {settings.nce_layers}: use n_blocks >= 5"
-        )
-    return settings

@@ -102,15 +102,6 @@ def write_ood_set(
     write_h5(out_path, {"spectra": images}, {"kind": kind, "seed": seed})
 
 
-def duq_settings(section: Mapping[str, Any], seed: int) -> DuqSettings:
-    """``DuqSettings`` from the config's ``duq`` section (without its ``device`` key)."""
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-    values.pop("device", None)
-    settings = DuqSettings(**values, seed=seed)
-    settings.validate()
-    return settings
-
-
 def train_classifier(
     train_path: str | Path,
     domain: str,
