@@ -85,7 +85,8 @@ def _add_simulate(sub) -> None:
     )
     p.add_argument(
         "--device", choices=DEVICES, default="cpu",
-        help="where spin waves are diagonalised (auto: CUDA when present)",
+        help="where the spin waves and spectra are computed, but the Q blur and the layout "
+        "(auto: CUDA when present)",
     )  # fmt: skip
     p.set_defaults(func=_simulate)
 
@@ -247,7 +248,8 @@ def _add_classify(sub) -> None:
         "--in",
         dest="inp",
         required=True,
-        help="project HDF5 ('spectra') or a .npy spectrum in the run's layout (0 = uncovered)",
+        help="project HDF5 ('spectra') or a .npy spectrum in the run's layout or the paper's "
+        "240 x 400, rebinned (NaN or 0 = uncovered)",
     )
     p.add_argument("--device", choices=DEVICES, default="cpu", help="auto: CUDA if present")
     p.set_defaults(func=_classify)
@@ -313,18 +315,18 @@ def _applicability(args: argparse.Namespace) -> None:
 def _add_check_config(sub) -> None:
     p = sub.add_parser(
         "check-config",
-        help="check workflow config files (laid over config/config.yaml) before a run",
+        help="check workflow config files before a run: laid over config/config.yaml in order, "
+        "as --configfile lays them",
     )
-    p.add_argument("files", nargs="+", type=Path, help="YAML config file(s)")
+    p.add_argument("files", nargs="+", type=Path, help="YAML config file(s), as for --configfile")
     p.set_defaults(func=_check_config)
 
 
 def _check_config(args: argparse.Namespace) -> None:
     from .config import run_config
 
-    for path in args.files:
-        run_config(path)
-        print(f"{path}: valid")
+    run_config(*args.files)
+    print(f"{' + '.join(map(str, args.files))}: valid")
 
 
 def _add_plan(sub) -> None:
@@ -335,7 +337,8 @@ def _add_plan(sub) -> None:
     p.add_argument("files", nargs="+", type=Path, help="config file(s), as for --configfile")
     p.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu",
-        help="where the GAN and DUQ rates are measured (simulation is always on the CPU)",
+        help="where the GAN and DUQ rates are measured (the simulation's on the CPU, as its "
+        "jobs run)",
     )  # fmt: skip
     p.add_argument(
         "--record", type=Path, default=None,
@@ -353,7 +356,7 @@ def _plan(args: argparse.Namespace) -> None:
     record = (
         args.record or Path("results/throughput") / f"{workload_key(config)}-{args.device}.json"
     )
-    rates = load_or_measure(config, record, args.device)
+    rates = load_or_measure(config, record, args.device, progress=True)
     print(f"plan for {', '.join(map(str, args.files))} (preset {config['preset']}), "
           f"throughput record {record}")  # fmt: skip
     print(plan_table(plan_rows(config, rates), rates))

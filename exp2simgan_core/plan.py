@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from exp2simgan_core import streams
 from exp2simgan_core.config import volume_gan_section, volume_spectrum_config
@@ -162,31 +164,40 @@ def _time_duq(config: Mapping[str, Any], shape: tuple[int, int], device: str) ->
     return (time.perf_counter() - start) / n
 
 
-def measure(config: Mapping[str, Any], device: str = "cpu") -> Throughput:
+def measure(config: Mapping[str, Any], device: str = "cpu", progress: bool = False) -> Throughput:
     """Measure every rate of ``config``'s workload here (one torch thread), with the GAN and
     DUQ steps on ``device``. Seconds for the demo; about 6 minutes for the paper preset on a
-    2-core CPU, most of them four steps of the paper's 3D GAN (66 s each)."""
+    2-core CPU, most of them four steps of the paper's 3D GAN (66 s each). ``progress``: a
+    progress bar over the five rates."""
     import torch
 
+    seed = config["seed"]
+    layout = SimulationSettings.from_config(config["simulation"]["spectrum"]).layout
+    steps = {
+        "simulate_pair_s": lambda: _time_simulation(config["simulation"]["spectrum"], seed),
+        "simulate_volume_s": lambda: _time_simulation(volume_spectrum_config(config), seed),
+        "gan_iteration_s": lambda: _time_gan(config["gan"], seed, 2, device),
+        "gan3d_iteration_s": lambda: _time_gan(volume_gan_section(config), seed, 3, device),
+        "duq_spectrum_epoch_s": lambda: _time_duq(config, layout.shape, device),
+    }
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
+    rates = {}
     try:
-        seed = config["seed"]
-        layout = SimulationSettings.from_config(config["simulation"]["spectrum"]).layout
-        return Throughput(
-            workload=workload_key(config),
-            machine=machine_description(),
-            device=device,
-            date=date.today().isoformat(),
-            versions={"exp2simgan": code_version(), **{p: _version(p) for p in PACKAGES}},
-            simulate_pair_s=_time_simulation(config["simulation"]["spectrum"], seed),
-            simulate_volume_s=_time_simulation(volume_spectrum_config(config), seed),
-            gan_iteration_s=_time_gan(config["gan"], seed, 2, device),
-            gan3d_iteration_s=_time_gan(volume_gan_section(config), seed, 3, device),
-            duq_spectrum_epoch_s=_time_duq(config, layout.shape, device),
-        )
+        bar = tqdm(steps.items(), desc="measuring rates", unit="rate", disable=not progress)
+        for name, step in bar:
+            bar.set_postfix_str(name)
+            rates[name] = step()
     finally:
         torch.set_num_threads(previous)
+    return Throughput(
+        workload=workload_key(config),
+        machine=machine_description(),
+        device=device,
+        date=date.today().isoformat(),
+        versions={"exp2simgan": code_version(), **{p: _version(p) for p in PACKAGES}},
+        **rates,
+    )
 
 
 def _version(package: str) -> str:
@@ -268,14 +279,23 @@ def plan_table(rows: list[dict], rates: Throughput) -> str:
     return "\n".join(lines)
 
 
-def load_or_measure(config: Mapping[str, Any], record: Path, device: str) -> Throughput:
+def load_or_measure(
+    config: Mapping[str, Any], record: Path, device: str, progress: bool = False
+) -> Throughput:
     """The record at ``record`` if it fits this configuration and device; else a new
-    measurement, written there."""
+    measurement, written there. ``progress``: say on stderr that a measurement starts, and
+    show its progress."""
     if record.is_file():
         rates = Throughput.from_json(record.read_text())
         if rates.workload == workload_key(config) and rates.device == device:
             return rates
-    rates = measure(config, device)
+    if progress:
+        print(
+            f"no throughput record at {record} fits this workload on {device}: measuring it here "
+            "(seconds for the demo, about 6 minutes for the paper preset on a 2-core CPU)",
+            file=sys.stderr,
+        )
+    rates = measure(config, device, progress)
     from exp2simgan_core.io import write_text
 
     record.parent.mkdir(parents=True, exist_ok=True)

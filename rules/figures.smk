@@ -170,6 +170,7 @@ rule headline:
     input:
         accuracy=rules.accuracy.output.csv,
         verdicts=rules.duq_kernels.output.verdicts,
+        quality=rules.translation_quality.output[0],
         single=rules.applicability.output.alone,
     output:
         report(

@@ -402,3 +402,16 @@ def test_check_config_reports_each_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"exp2simgan check-config: error: {broken}: not valid YAML at line 3")
     assert "Traceback" not in err
+
+
+def test_check_config_lays_the_files_over_each_other_as_configfile_does(tmp_path, capsys):
+    spectrum = tmp_path / "mine.npy"
+    np.save(spectrum, np.random.default_rng(5).random((96, 160)) + 0.1)  # the demo's layout
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"user_spectra:\n  - {{name: mine, path: {spectrum}}}\n")
+    demo = Path(__file__).parents[1] / "config" / "demo.yaml"
+    assert main(["check-config", str(demo), str(mine)]) == 0
+    assert capsys.readouterr().out == f"{demo} + {mine}: valid\n"
+    assert main(["check-config", str(mine)]) == 2  # over the paper preset alone: 240 x 400
+    err = capsys.readouterr().err
+    assert f"{mine}: " in err and "(96, 160)" in err and "Traceback" not in err

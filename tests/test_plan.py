@@ -66,7 +66,7 @@ def test_a_fitting_record_is_read_and_another_is_measured_again(tmp_path, monkey
     assert load_or_measure(config, record, "cpu") == rates_for(config)
     other = dataclasses.replace(rates_for(config), workload="another")
     record.write_text(other.to_json())
-    monkeypatch.setattr(plan, "measure", lambda config, device: rates_for(config, device))
+    monkeypatch.setattr(plan, "measure", lambda config, device, progress: rates_for(config, device))
     assert load_or_measure(config, record, "cpu") == rates_for(config)
     assert Throughput.from_json(record.read_text()) == rates_for(config)  # written back
 

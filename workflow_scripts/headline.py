@@ -8,6 +8,7 @@ start_job(snakemake)
 write_headline(
     snakemake.input.accuracy,
     snakemake.input.verdicts,
+    snakemake.input.quality,
     snakemake.input.single,
     snakemake.params.preset,
     snakemake.output[0],
