@@ -287,15 +287,24 @@ def _add_applicability(sub) -> None:
     )
     p.add_argument("--in", dest="inp", required=True, help="project HDF5 ('spectra') or .npy")
     p.add_argument("--direction", choices=tuple(DIRECTIONS), default=EXP2SIM)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--configfile", nargs="+", type=Path, default=(),
+        help="the run's config files, as for snakemake --configfile: its applicability settings "
+        "and seed (default: config/config.yaml's)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, help="instead of the config's seed")
     p.add_argument("--device", choices=DEVICES, default="cpu", help="auto: CUDA if present")
     p.set_defaults(func=_applicability)
 
 
 def _applicability(args: argparse.Namespace) -> None:
     from .applicability import ApplicabilitySettings
+    from .config import run_config
     from .stages.applicability import user_verdict
 
+    config = run_config(*args.configfile)
+    seed = config["seed"] if args.seed is None else args.seed
+    rating = ApplicabilitySettings.from_config(config["applicability"], seed)
     train = read_h5(args.train, required=("convolved",))
     shape = train.datasets["convolved"].shape[1:]
     settings = train.attrs.get("settings")
@@ -305,7 +314,7 @@ def _applicability(args: argparse.Namespace) -> None:
     spectra, rebin_attrs = _read_spectra(Path(args.inp), layout)
     result = user_verdict(
         args.checkpoint, args.train, args.held_out, args.far, spectra,
-        ApplicabilitySettings(seed=args.seed), args.direction, args.device,
+        rating, args.direction, args.device,
     )  # fmt: skip
     if rebin_attrs:
         result["rebinned_from"] = rebin_attrs["rebinned_from"]

@@ -343,6 +343,13 @@ def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
     assert verdict["measure"] == "nearest_5"  # ApplicabilitySettings' default k
     assert verdict["thresholds"]["trust_max"] <= verdict["thresholds"]["untrust_min"]
     assert verdict["thresholds"]["out_of_domain_sets"] == ["digits (each spectrum, nearest_5)"]
+    own = tmp_path / "own.yaml"
+    own.write_text("applicability:\n  k_nearest: 3\n")
+    assert main([*argv, "--configfile", str(own)]) == 0  # the run's settings, not the defaults
+    assert _json_out(capsys)[0]["measure"] == "nearest_3"
+    own.write_text("applicability:\n  k_nearst: 3\n")
+    assert main([*argv, "--configfile", str(own)]) == 2
+    assert "k_nearst" in capsys.readouterr().err
     held_out_without_domain = [*argv[:6], str(far_h5), *argv[7:]]  # 'spectra' only
     assert main(held_out_without_domain) == 2
     err = capsys.readouterr().err
