@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,12 +128,25 @@ def _describe(error: jsonschema.ValidationError) -> list[str]:
     return [f"{key_path(where)}: {error.message}"]
 
 
+def _not_finite(value: Any, where: list[str | int]) -> list[str]:
+    """A message for each NaN or infinite number in ``value`` (YAML's .nan and .inf), which JSON
+    schema ranges let through: no setting of the workflow takes one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{key_path(where)}: must be a finite number, got {value}"]
+    if isinstance(value, Mapping):
+        return [m for k, v in value.items() for m in _not_finite(v, [*where, k])]
+    if isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in _not_finite(v, [*where, i])]
+    return []
+
+
 def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """Every violation of ``schema`` by ``config``, one message per problem, sorted by key."""
+    """Every violation of ``schema`` by ``config``, and every NaN or infinite number, one message
+    per problem, sorted by key."""
     validator_class = jsonschema.validators.validator_for(schema)
     validator = validator_class(schema)
     messages = [m for error in validator.iter_errors(config) for m in _describe(error)]
-    return sorted(messages)
+    return sorted(messages + _not_finite(config, []))
 
 
 def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:

@@ -258,6 +258,14 @@ def test_schema_order_makes_equal_configs_identical():
     [
         (lambda c: c["gan"].update(crop_size=20), "gan.crop_size: 20 is larger than patches.size"),
         (lambda c: c["gan"].update(n_blocks=2), "use n_blocks >= 5"),
+        (
+            lambda c: c["gan"].update(n_epochs_constant=0, n_epochs_decay=0),
+            r"n_epochs_constant \+ n_epochs_decay must be >= 1 \(no training\), got 0 \+ 0",
+        ),
+        (
+            lambda c: c["volume"].update(n_epochs_constant=0, n_epochs_decay=0),
+            r"volume: n_epochs_constant \+ n_epochs_decay must be >= 1",
+        ),
         (lambda c: c["gan"].update(crop_size=14), "crop_size 14 must be a multiple of 4"),
         (lambda c: c["volume"].update(oversample=2), r"volume \(spectrum\): .*oversample"),
         (
@@ -293,6 +301,12 @@ def check_file(path):
             r"simulation\.spectrum\.layout\.chopper_hz\[3\]: 275 is not a multiple of 50",
         ),
         ("volume: {ei_mev: 5000}\n", r"volume\.ei_mev: 5000 is greater than the maximum of 2000"),
+        (
+            "split: {test_fraction: .nan}\n",
+            r"split\.test_fraction: must be a finite number, got nan",
+        ),
+        ("gan: {lowpass_sigma: .inf}\n", r"gan\.lowpass_sigma: must be a finite number, got inf"),
+        ("duq: {lr: -.inf}\n", r"duq\.lr: must be a finite number, got -inf"),
     ],
 )
 def test_a_config_file_outside_snakemake_names_the_file_and_the_problem(tmp_path, text, message):

@@ -199,6 +199,11 @@ class GanSettings:
             raise ValueError(f"precision {self.precision!r} not in {PRECISIONS}")
         if self.checkpoint_every < 1 or self.batch_size < 1:
             raise ValueError("checkpoint_every and batch_size must be positive")
+        if self.n_epochs_constant + self.n_epochs_decay < 1:
+            raise ValueError(
+                "n_epochs_constant + n_epochs_decay must be >= 1 (no training), got "
+                f"{self.n_epochs_constant} + {self.n_epochs_decay}"
+            )
         if not (self.lowpass_sigma > 0 and math.ceil(3 * self.lowpass_sigma) < self.crop_size):
             raise ValueError(
                 f"lowpass_sigma {self.lowpass_sigma} must be positive, its kernel radius "
