@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from . import streams
-from .io import DataFileError, check_writable, read_h5, write_h5
+from .io import DataFileError, check_writable, read_h5, read_torch_file, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
 from .physics.spectra import (
     CONVENTIONS,
-    PAPER_INTRINSIC_FWHM_MEV,
     UNCONVOLVED,
     SpectrumCalculator,
     SpectrumSettings,
@@ -41,6 +39,8 @@ from .user_spectra import load_user_spectrum
 from .util import DEVICES, resolve_device
 from .version import code_version
 from .vocabulary import DIRECTIONS, DOMAINS, EXP2SIM
+
+SPECTRUM = SpectrumSettings()  # the defaults of simulate's options
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -64,23 +64,29 @@ def _add_simulate(sub) -> None:
         "--seed", type=int, default=0, help="seed of the random draw when --params is absent"
     )
     p.add_argument("--layout", choices=("2d", "3d"), default="2d")
-    p.add_argument("--convention", choices=CONVENTIONS, default="physical")
-    p.add_argument("--n-pix", type=int, help="pixels per in-plane axis (2d: 40, 3d: 60)")
-    p.add_argument("--ei", type=float, default=140.0, help="3d only: incident energy, meV")
+    p.add_argument("--convention", choices=CONVENTIONS, default=SPECTRUM.convention)
     p.add_argument(
-        "--chopper-hz", type=float, default=400.0, help="3d only: Fermi chopper frequency"
+        "--n-pix", type=int,
+        help=f"pixels per in-plane axis (2d: {Layout2D().n_pix}, 3d: {Layout3D().n_pix})",
+    )  # fmt: skip
+    p.add_argument(
+        "--ei", type=float, help=f"3d only: incident energy, meV (default {Layout3D().ei_mev})"
     )
-    p.add_argument("--oversample", type=int, default=3)
+    p.add_argument(
+        "--chopper-hz", type=float,
+        help=f"3d only: Fermi chopper frequency, Hz (default {Layout3D().chopper_hz})",
+    )  # fmt: skip
+    p.add_argument("--oversample", type=int, default=SPECTRUM.oversample)
     p.add_argument(
         "--unconvolved",
         choices=UNCONVOLVED,
-        default="bin_centre",
+        default=SPECTRUM.unconvolved,
         help="definition of the unconvolved spectrum (bin_centre: the paper's)",
     )
     p.add_argument(
         "--intrinsic-fwhm-mev",
         type=float,
-        default=PAPER_INTRINSIC_FWHM_MEV,
+        default=SPECTRUM.intrinsic_fwhm_mev,
         help="mode width of the bin_centre spectrum, meV",
     )
     p.add_argument(
@@ -91,13 +97,28 @@ def _add_simulate(sub) -> None:
     p.set_defaults(func=_simulate)
 
 
+def _check_output(out: str | Path, *inputs: str | Path) -> None:
+    """Refuse an output that is not an HDF5 name or would overwrite one of the ``inputs``."""
+    out = Path(out)
+    for path in inputs:
+        if out.resolve() == Path(path).resolve():
+            raise ValueError(f"--out {out} is an input of this command; write elsewhere")
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise ValueError(f"--out {out}: the output is an HDF5 file; name it .h5 or .hdf5")
+    check_writable(out)
+
+
 def _simulate(args: argparse.Namespace) -> None:
-    check_writable(args.out)
+    _check_output(args.out)
     spec = get_model(args.model)
-    if args.layout == "2d":
-        layout = Layout2D(n_pix=args.n_pix or 40)
-    else:
-        layout = Layout3D(ei_mev=args.ei, chopper_hz=args.chopper_hz, n_pix=args.n_pix or 60)
+    given = {"n_pix": args.n_pix, "ei_mev": args.ei, "chopper_hz": args.chopper_hz}
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.layout == "2d" and set(given) - {"n_pix"}:
+        raise ValueError(
+            "--ei and --chopper-hz set the 3D layout's incident energy; the 2D layout has the "
+            "paper's six (add --layout 3d)"
+        )
+    layout = Layout2D(**given) if args.layout == "2d" else Layout3D(**given)
     settings = SimulationSettings(
         SpectrumSettings(
             layout=layout,
@@ -172,10 +193,7 @@ def _recorded_layout(
 
 def _checkpoint_spectrum_section(path: str | Path) -> object:
     """The ``simulation.spectrum`` section a checkpoint's run recorded, or None."""
-    import torch  # only commands that read checkpoints load torch
-
-    stored = torch.load(Path(path), map_location="cpu", weights_only=True)
-    config = stored.get("config") if isinstance(stored, dict) else None
+    config = read_torch_file(path, "checkpoint").get("config")
     return (config or {}).get("simulation", {}).get("spectrum")
 
 
@@ -197,7 +215,8 @@ def _read_translate_input(
     """(n, *S) float32 spectra, NaN = uncovered, from a project HDF5 or a single .npy spectrum.
 
     A .npy spectrum is read in the ``layout`` the checkpoint's run recorded (rebinned from
-    240 x 400 into it), or in its own shape when the run recorded none (``layout`` None).
+    240 x 400 into it), or in its own shape when the run recorded none (``layout`` None); an
+    HDF5 file's spectra must have the recorded layout's shape.
     """
     if path.suffix.lower() == ".npy":
         if layout is not None:
@@ -211,22 +230,23 @@ def _read_translate_input(
         return _read_spectra(path, shape)
     from .dataset import spectra_for
 
-    return spectra_for(path, direction), {}
+    spectra = spectra_for(path, direction)
+    if layout is not None and spectra.shape[1:] != layout.shape:
+        raise DataFileError(
+            f"{path}: spectra of shape {spectra.shape[1:]}, but the checkpoint's run used "
+            f"{layout.shape}; translate spectra of that layout (a .npy spectrum in the paper's "
+            "240 x 400 is rebinned into it)"
+        )
+    return spectra, {}
 
 
 def _translate(args: argparse.Namespace) -> None:
     from .gan.checkpoint import load_generator  # torch loads only for this command
     from .gan.translate import translate_spectra
 
-    check_writable(args.out)
+    _check_output(args.out, args.inp, args.checkpoint)
     source = Path(args.inp)
-    try:
-        loaded = load_generator(Path(args.checkpoint), args.direction)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(
-            f"{args.checkpoint}: not a readable checkpoint file ({first_line})"
-        ) from None
+    loaded = load_generator(Path(args.checkpoint), args.direction)
     layout = _layout_of(_checkpoint_spectrum_section(args.checkpoint))  # a generator takes any size
     spectra, rebin_attrs = _read_translate_input(source, args.direction, layout)
     translated = translate_spectra(loaded, spectra, device=resolve_device(args.device))
@@ -307,6 +327,12 @@ def _applicability(args: argparse.Namespace) -> None:
     rating = ApplicabilitySettings.from_config(config["applicability"], seed)
     train = read_h5(args.train, required=("convolved",))
     shape = train.datasets["convolved"].shape[1:]
+    recorded = _layout_of(_checkpoint_spectrum_section(args.checkpoint))
+    if recorded is not None and recorded.shape != shape:
+        raise DataFileError(
+            f"{args.train}: spectra of shape {shape}, but the checkpoint's run used "
+            f"{recorded.shape}: give the training file of the checkpoint's run"
+        )
     settings = train.attrs.get("settings")
     layout = _recorded_layout(
         settings.get("spectrum") if isinstance(settings, dict) else None, shape

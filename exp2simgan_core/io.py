@@ -72,6 +72,27 @@ class H5Data:
     attrs: dict[str, Any]
 
 
+def read_torch_file(path: str | Path, what: str) -> dict:
+    """The dict saved in the torch file ``path`` (tensors on the CPU, ``weights_only``: no code
+    runs). Raises ValueError naming the file and ``what`` it should be when it is missing, not a
+    torch file (truncated, text, HDF5, a pickle of other objects) or holds no dict."""
+    import torch  # only commands that read checkpoints load torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such {what}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many unrelated types for foreign or damaged files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{path}: not a readable {what} ({type(err).__name__}: {reason[:200]})"
+        ) from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a {what} (it holds a {type(state).__name__})")
+    return state
+
+
 def check_writable(path: str | Path) -> Path:
     """Create the parent folder of ``path`` if needed; raise ``OSError`` naming it if unwritable.
 

@@ -72,6 +72,10 @@ def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
     assert main(["simulate", "--model", "dimer", "--layout", "3d", "--ei", "5000",
                  "--out", str(out)]) == 2  # fmt: skip
     assert "ei_mev=5000" in capsys.readouterr().err
+    assert main(["simulate", "--model", "dimer", "--n-pix", "0", "--out", str(out)]) == 2
+    assert "n_pix=0 must be >= 2" in capsys.readouterr().err  # not the default 40 in its place
+    assert main(["simulate", "--model", "dimer", "--ei", "50", "--out", str(out)]) == 2
+    assert "add --layout 3d" in capsys.readouterr().err  # not silently ignored in 2D
     assert not out.exists()
 
 
@@ -189,7 +193,7 @@ def test_translate_bad_input_exits_2_without_output(tmp_path, checkpoint, capsys
             "--in", str(volume), "--out", str(out)]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "nan.h5: not a readable checkpoint file" in err and err.count("\n") == 1
+    assert "nan.h5: not a readable Exp2SimGAN checkpoint" in err and err.count("\n") == 1
     assert not out.exists()
 
 
@@ -359,6 +363,25 @@ def test_applicability_prints_a_verdict(tmp_path, checkpoint, capsys):
     assert "shape (10, 10), expected (28, 32)" in capsys.readouterr().err
 
 
+def test_translate_never_overwrites_its_inputs_nor_writes_hdf5_under_another_name(
+    tmp_path, checkpoint, capsys
+):
+    source = tmp_path / "in.h5"
+    write_h5(source, {"spectra": _duq_spectra(1, 8)}, {})
+    before = {p: p.read_bytes() for p in (source, checkpoint)}
+    for out, message in (
+        (source, "is an input of this command"),
+        (checkpoint, "is an input of this command"),
+        (tmp_path / "out.npy", "name it .h5 or .hdf5"),
+    ):
+        argv = ["translate", "--checkpoint", str(checkpoint), "--direction", "exp2sim",
+                "--in", str(source), "--out", str(out)]  # fmt: skip
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (source, checkpoint)} == before
+    assert not (tmp_path / "out.npy").exists()
+
+
 def test_translate_into_an_unwritable_place_exits_2_and_writes_nothing(
     tmp_path, checkpoint, capsys
 ):
@@ -422,3 +445,76 @@ def test_check_config_lays_the_files_over_each_other_as_configfile_does(tmp_path
     assert main(["check-config", str(mine)]) == 2  # over the paper preset alone: 240 x 400
     err = capsys.readouterr().err
     assert f"{mine}: " in err and "(96, 160)" in err and "Traceback" not in err
+
+
+def test_foreign_or_damaged_checkpoints_exit_2_with_the_file_named(
+    tmp_path, checkpoint, duq_checkpoint, capsys
+):
+    import torch
+
+    spectrum = tmp_path / "one.npy"
+    np.save(spectrum, _duq_spectra(1, 6)[0])
+    text, empty, truncated, other = (tmp_path / n for n in ("t.pt", "e.pt", "c.pt", "o.pt"))
+    text.write_text("not a checkpoint\n")
+    empty.write_bytes(b"")
+    truncated.write_bytes(checkpoint.read_bytes()[:5000])
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["architecture"]["generator"]["ngf"] *= 2  # the record no longer fits the weights
+    torch.save(state, other)
+    far = tmp_path / "far.h5"
+    ones = np.ones((2, 24, 40), np.float32)
+    write_h5(far, {"spectra": ones, "convolved": ones, "unconvolved": ones}, {})
+    commands = {
+        "translate": ["translate", "--direction", "exp2sim", "--in", str(spectrum),
+                      "--out", str(tmp_path / "out.h5")],
+        "classify": ["classify", "--in", str(spectrum)],
+        "applicability": ["applicability", "--train", str(far), "--held-out", str(far),
+                          "--far", str(far), "--in", str(spectrum)],
+    }  # fmt: skip
+    cases = [
+        (text, "not a readable"), (empty, "not a readable"), (truncated, "not a readable"),
+        (tmp_path / "absent.pt", "no such"),
+    ]  # fmt: skip
+    for name, argv in commands.items():
+        for path, message in cases:
+            assert main([*argv, "--checkpoint", str(path)]) == 2, (name, path)
+            err = capsys.readouterr().err
+            assert f"{path}: {message}" in err and "Traceback" not in err, (name, err)
+    assert main([*commands["translate"], "--checkpoint", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "g_exp2sim weights do not fit the architecture it records" in err
+    assert main([*commands["classify"], "--checkpoint", str(checkpoint)]) == 2  # a GAN's
+    assert "is not a DUQ checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_spectra_of_another_layout_than_the_checkpoints_run_are_refused(
+    tmp_path, checkpoint, capsys
+):
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["config"] = {"simulation": {"spectrum": {"layout": {"n_pix": 4, "n_ebins": 10}}}}
+    recorded = tmp_path / "recorded.pt"  # a run of 24 x 40 spectra
+    torch.save(state, recorded)
+    rng = np.random.default_rng(7)
+    other = tmp_path / "other.h5"  # 16 x 80: another layout
+    x = rng.random((2, 16, 80)).astype(np.float32)
+    write_h5(other, {"spectra": x, "convolved": x, "unconvolved": x}, {})
+    out = tmp_path / "out.h5"
+    assert main(["translate", "--checkpoint", str(recorded), "--direction", "exp2sim",
+                 "--in", str(other), "--out", str(out)]) == 2  # fmt: skip
+    assert "shape (16, 80), but the checkpoint's run used (24, 40)" in capsys.readouterr().err
+    assert not out.exists()
+    fits = tmp_path / "fits.h5"
+    y = rng.random((3, 24, 40)).astype(np.float32)
+    write_h5(fits, {"spectra": y, "convolved": y, "unconvolved": y}, {})
+    base = ["applicability", "--checkpoint", str(recorded), "--in", str(fits)]
+    assert main([*base, "--train", str(other), "--held-out", str(fits), "--far", str(fits)]) == 2
+    assert "other.h5: spectra of shape (16, 80), but the checkpoint's run used" in (
+        capsys.readouterr().err
+    )
+    assert main([*base, "--train", str(fits), "--held-out", str(other), "--far", str(fits)]) == 2
+    assert "other.h5: spectra of shape (16, 80), the training spectra's are (24, 40)" in (
+        capsys.readouterr().err
+    )

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from pathlib import Path
 
-import torch
-
 from exp2simgan_core.dataset import INTENSITY_RULE
 from exp2simgan_core.duq.network import DuqNet, DuqSettings
 from exp2simgan_core.duq.training import DuqResult, LoadedDuq
 from exp2simgan_core.gan.checkpoint import mismatches, refuse_stale, save_atomically
+from exp2simgan_core.io import read_torch_file
 from exp2simgan_core.version import code_version
 
 CHECKPOINT_KIND = "duq"
@@ -52,13 +51,16 @@ def load_duq(
     spectra size differs from ``expected_shape`` (rows, cols), or its architecture from
     ``expected_settings`` (each differing field named).
     """
-    try:
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several unrelated types for foreign files
-        raise ValueError(f"{path} is not a DUQ checkpoint: torch.load failed ({err})") from err
-    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
-        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path} is not a DUQ checkpoint (kind != 'duq'; it holds {keys})")
+    state = read_torch_file(path, "DUQ checkpoint")
+    if state.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(
+            f"{path} is not a DUQ checkpoint (kind != 'duq'; it holds {sorted(state)})"
+        )
+    missing = {"settings", "input_shape", "n_classes", "class_names", "peak", "state_dict"} - set(
+        state
+    )
+    if missing:
+        raise ValueError(f"{path} is not a complete DUQ checkpoint: missing {sorted(missing)}")
     refuse_stale(Path(path), state)
     if state.get("intensity") != INTENSITY_RULE:
         raise ValueError(
@@ -79,7 +81,13 @@ def load_duq(
             f"{expected_shape[0]} x {expected_shape[1]}"
         )
     model = DuqNet(settings, int(state["n_classes"]))
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: its weights do not fit the architecture it records ({first})"
+        ) from None
     model.eval()
     return LoadedDuq(model, settings, shape, tuple(state["class_names"]), float(state["peak"]))
 

@@ -27,6 +27,7 @@ from exp2simgan_core.dataset import (
 )
 from exp2simgan_core.gan.networks import GENERATORS, MIN_FULL_SIZE, ResnetGenerator
 from exp2simgan_core.gan.settings import GeneratorSettings
+from exp2simgan_core.io import read_torch_file
 from exp2simgan_core.provenance import input_problem, output_attrs
 from exp2simgan_core.util import atomic_path
 from exp2simgan_core.vocabulary import direction as get_direction
@@ -145,7 +146,7 @@ def refuse_stale(path: Path, state: dict) -> None:
 def read_checkpoint(path: Path) -> dict:
     """Read a checkpoint dict (tensors on CPU), without the staleness check. Raises ValueError if
     it lacks the expected keys."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_torch_file(path, "Exp2SimGAN checkpoint")
     missing = {"networks", "architecture", "settings", "scaling", "iteration"} - set(state)
     if missing:
         raise ValueError(f"{path} is not an Exp2SimGAN checkpoint: missing {sorted(missing)}")
@@ -193,7 +194,10 @@ def load_generator(
             f"{path}: generator architecture {record.get('generator_name')!r} is not one of "
             f"{sorted(GENERATORS)}"
         )
-    settings = GeneratorSettings(**record["generator"])
+    try:
+        settings = GeneratorSettings(**record["generator"])
+    except (TypeError, KeyError) as err:
+        raise ValueError(f"{path}: its architecture record is not this version's ({err})") from None
     if dims is not None and settings.dims != dims:
         raise ValueError(f"{path} holds a {settings.dims}D generator; a {dims}D one was requested")
     if expected is not None and settings != expected:
@@ -205,7 +209,14 @@ def load_generator(
             "by an older version; retrain it"
         )
     generator = GENERATORS[record["generator_name"]](settings)
-    generator.load_state_dict(state["networks"][named.generator])
+    try:
+        generator.load_state_dict(state["networks"][named.generator])
+    except (KeyError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: its {named.generator} weights do not fit the architecture it records "
+            f"({first})"
+        ) from None
     generator.eval()
     return LoadedGenerator(
         generator=generator,

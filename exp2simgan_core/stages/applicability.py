@@ -262,15 +262,21 @@ def user_verdict(
         raise DataFileError("the verdict needs at least one far-away set to calibrate the zones")
     loaded = load_generator(Path(checkpoint), direction)
     device = resolve_device(device)
-    train = spectrum_features(loaded, spectra_for(train_path, direction), device)
-    user = spectrum_features(loaded, spectra, device)
     domain = get_direction(direction).source
-    held_out_data = read_h5(held_out_path, required=(domain,)).datasets[domain]
-    held_out = spectrum_features(loaded, held_out_data, device)
-    far = {
-        Path(p).stem: spectrum_features(loaded, spectra_for(p, direction), device)
-        for p in far_paths
-    }
+    data = [
+        (train_path, spectra_for(train_path, direction)),
+        (held_out_path, read_h5(held_out_path, required=(domain,)).datasets[domain]),
+        *((p, spectra_for(p, direction)) for p in far_paths),
+    ]
+    shape = data[0][1].shape[1:]
+    for path, x in (*data, ("the spectra rated", np.asarray(spectra))):
+        if x.shape[1:] != shape:  # before any features are computed
+            raise DataFileError(
+                f"{path}: spectra of shape {x.shape[1:]}, the training spectra's are {shape}"
+            )
+    train, held_out, *far_features = (spectrum_features(loaded, x, device) for _, x in data)
+    user = spectrum_features(loaded, spectra, device)
+    far = {Path(p).stem: f for p, f in zip(far_paths, far_features, strict=True)}
     size = min(len(user), settings.n_points)
     zones = sized_zones(train, held_out, far, size, settings, "held_out")
     if len(user) == 1:

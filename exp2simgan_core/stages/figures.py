@@ -16,7 +16,7 @@ import numpy as np
 
 from exp2simgan_core import plotting
 from exp2simgan_core.applicability import Zones, read_distances
-from exp2simgan_core.io import check_writable, read_h5
+from exp2simgan_core.io import check_writable, read_h5, read_torch_file
 from exp2simgan_core.physics.layout import Layout2D, Layout3D
 from exp2simgan_core.vocabulary import DIRECTIONS, DOMAINS
 
@@ -40,9 +40,7 @@ def caption(preset: str, seed: int, checkpoint: Path_ | None = None, note: str =
 def _checkpoint_name(path: Path_) -> str:
     """'selected.pt (iteration 1600)': the file and the training iteration it was saved at,
     and the back-translation iterations of its Exp2Sim generator if any."""
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_torch_file(path, "checkpoint")
     extra = state.get("back_translation", {}).get("iterations", 0)
     note = f"; Exp2Sim back-translated, {extra} iterations" if extra else ""
     return f"{Path(path).name} (iteration {int(state['iteration'])}{note})"
