@@ -225,7 +225,7 @@ def _read_translate_input(
             raise DataFileError(f"{path}: no such file")
         try:
             shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, EOFError, AttributeError) as err:  # .npz: no .shape
             raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
         return _read_spectra(path, shape)
     from .dataset import spectra_for

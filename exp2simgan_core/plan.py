@@ -286,7 +286,12 @@ def load_or_measure(
     measurement, written there. ``progress``: say on stderr that a measurement starts, and
     show its progress."""
     if record.is_file():
-        rates = Throughput.from_json(record.read_text())
+        try:
+            rates = Throughput.from_json(record.read_text())
+        except (ValueError, TypeError) as err:  # not JSON, or not this version's fields
+            raise ValueError(
+                f"{record}: not a throughput record ({err}); delete it or give another --record"
+            ) from None
         if rates.workload == workload_key(config) and rates.device == device:
             return rates
     if progress:

@@ -65,8 +65,10 @@ def load_user_spectrum(
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
+        except (ValueError, OSError, EOFError) as err:
             raise DataFileError(f"{path}: not a readable .npy array: {err}") from None
+        if not isinstance(array, np.ndarray):  # np.load reads a .npz archive whatever its name
+            raise DataFileError(f"{path}: a .npz archive, not one .npy array; save one array")
     elif suffix in (".h5", ".hdf5"):
         trailing = None if isinstance(layout, Layout2D) else shape
         spectra = read_h5(path, required=["spectra"], trailing_shape=trailing).datasets["spectra"]

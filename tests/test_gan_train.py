@@ -128,6 +128,17 @@ def test_resume_refuses_other_patches_with_the_same_maxima(patches, tmp_path):
     assert set_aside_other_run(run, TINY, scaling, fingerprint) == tmp_path / "run.superseded-1"
 
 
+def test_a_truncated_last_checkpoint_names_itself_and_the_way_to_resume(patches, tmp_path):
+    run = tmp_path / "run"
+    last = train(TINY, *patches, run, progress=False, stop_after=3).last_checkpoint
+    last.write_bytes(last.read_bytes()[:2000])  # cut short, as by a full disk
+    scaling, fingerprint = data_scaling(*patches), data_fingerprint(*patches)
+    message = rf"{last.name}: not a readable .*; delete it to resume from the checkpoint before"
+    with pytest.raises(ValueError, match=message):
+        set_aside_other_run(run, TINY, scaling, fingerprint)
+    assert run.is_dir()  # nothing set aside or deleted
+
+
 def test_a_residual_run_keeps_its_generators_residual(patches, tmp_path):
     residual = dataclasses.replace(TINY, residual=True)
     result = train(residual, *patches, tmp_path, progress=False, stop_after=3)

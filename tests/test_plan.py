@@ -69,6 +69,9 @@ def test_a_fitting_record_is_read_and_another_is_measured_again(tmp_path, monkey
     monkeypatch.setattr(plan, "measure", lambda config, device, progress: rates_for(config, device))
     assert load_or_measure(config, record, "cpu") == rates_for(config)
     assert Throughput.from_json(record.read_text()) == rates_for(config)  # written back
+    record.write_bytes(b"\x89HDF\r\n")  # another kind of file given as --record
+    with pytest.raises(ValueError, match=r"rates\.json: not a throughput record"):
+        load_or_measure(config, record, "cpu")
 
 
 def test_measured_rates_of_the_smoke_preset(tmp_path, capsys):

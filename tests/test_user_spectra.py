@@ -95,6 +95,13 @@ def test_user_bad_files_are_refused(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"junk")
     with pytest.raises(DataFileError, match=r"junk\.npy: not a readable \.npy array"):
         read_user_spectrum(tmp_path / "junk.npy", SHAPE)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(DataFileError, match=r"empty\.npy: not a readable \.npy array"):
+        read_user_spectrum(tmp_path / "empty.npy", SHAPE)
+    with open(tmp_path / "archive.npy", "wb") as f:  # np.savez under a .npy name
+        np.savez(f, a=np.ones(SHAPE))
+    with pytest.raises(DataFileError, match=r"archive\.npy: a \.npz archive, not one \.npy"):
+        read_user_spectrum(tmp_path / "archive.npy", SHAPE)
 
 
 DEMO_LAYOUT = Layout2D(n_pix=16)  # config/demo.yaml: 96 x 160

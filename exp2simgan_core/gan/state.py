@@ -180,7 +180,13 @@ def set_aside_other_run(
     last = latest_checkpoint(out_dir)
     if last is None:
         return None
-    state = read_checkpoint(last)
+    try:
+        state = read_checkpoint(last)
+    except ValueError as err:  # a file cut short by a crash or a full disk
+        raise ValueError(
+            f"{err}; delete it to resume from the checkpoint before it, or delete {out_dir} to "
+            "start afresh"
+        ) from None
     problem = input_problem(state) or resume_problem(state, settings, scaling, fingerprint)
     if problem is None:
         return None
