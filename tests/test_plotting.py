@@ -92,8 +92,27 @@ def test_draw_spectrum_3d_slices_and_cut():
         plotting.draw_spectrum_3d(axes, volume, LAYOUT3D, slices=(10.0,))
 
 
+def _drawn(fig: Figure) -> list[tuple[str, np.ndarray]]:
+    """(title, image with NaN where masked) of every panel that shows an image, in order."""
+    return [
+        (ax.get_title(), ax.images[0].get_array().filled(np.nan)) for ax in fig.axes if ax.images
+    ]
+
+
+def _assert_drawn(fig: Figure, expected: list[tuple[str, np.ndarray]]) -> None:
+    drawn = _drawn(fig)
+    assert [title for title, _ in drawn] == [title for title, _ in expected]
+    for (_, shown), (title, image) in zip(drawn, expected, strict=True):
+        np.testing.assert_array_equal(shown, image, err_msg=title)
+    assert CAPTION in [t.get_text() for t in fig.texts]
+
+
 def test_fig2(tmp_path):
-    _check_saved(plotting.fig2(_image(0), _image(1), _image(2), LAYOUT, CAPTION), tmp_path, "fig2")
+    images = [_image(0), _image(1), _image(2)]
+    fig = plotting.fig2(*images, LAYOUT, CAPTION)
+    titles = ["(pseudo-)experiment", "simulation, convolved", "simulation, unconvolved"]
+    _assert_drawn(fig, list(zip(titles, images, strict=True)))
+    _check_saved(fig, tmp_path, "fig2")
 
 
 def test_fig4(tmp_path):
@@ -160,7 +179,14 @@ def test_fig6(tmp_path):
         d: {"input": _volume(i), "output": _volume(i + 1), "target": _volume(i + 2)}
         for i, d in enumerate(("exp2sim", "sim2exp"))
     }
-    _check_saved(plotting.fig6(examples, LAYOUT3D, CAPTION), tmp_path, "fig6")
+    fig = plotting.fig6(examples, LAYOUT3D, CAPTION)
+    cuts = [image for title, image in _drawn(fig) if title == "K = 0"]  # one per volume
+    volumes = [v for d in ("exp2sim", "sim2exp") for v in examples[d].values()]
+    assert len(cuts) == len(volumes) == 6
+    for cut, volume in zip(cuts, volumes, strict=True):  # even K grid: the two central columns
+        np.testing.assert_allclose(cut, volume[:, 3:5, :].mean(axis=1).T)
+    assert CAPTION in [t.get_text() for t in fig.texts]
+    _check_saved(fig, tmp_path, "fig6")
 
 
 def test_esi_b(tmp_path):
@@ -168,7 +194,14 @@ def test_esi_b(tmp_path):
         c: {"unconvolved": _image(i), "convolved_gan": _image(i + 1), "convolved": _image(i + 2)}
         for i, c in enumerate(CLASSES)
     }
-    _check_saved(plotting.esi_b(examples, LAYOUT, CAPTION), tmp_path, "esi_b")
+    fig = plotting.esi_b(examples, LAYOUT, CAPTION)
+    _assert_drawn(fig, [
+        (title, examples[c][key])
+        for c in CLASSES
+        for title, key in ((f"{c}: unconvolved input", "unconvolved"),
+                           ("GAN-convolved", "convolved_gan"), ("true convolved", "convolved"))
+    ])  # fmt: skip
+    _check_saved(fig, tmp_path, "esi_b")
 
 
 def test_energy_cuts_draws_every_curve_and_hides_unused_panels(tmp_path):

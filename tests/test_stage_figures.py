@@ -270,10 +270,20 @@ def test_make_energy_cuts_plots_each_method_at_the_chosen_cuts(files, tmp_path, 
         figures.make_energy_cuts(wrong, None, TEXT, pdf, png)
 
 
-def test_make_esi_b(files, tmp_path):
+def test_make_esi_b_shows_the_first_test_pair_of_each_class(files, tmp_path, monkeypatch):
+    calls = _capture(monkeypatch, "esi_b")
     pdf, png = _out(tmp_path, "esi_b")
     figures.make_esi_b(files["test"], files["convolved_gan"], LAYOUT, TEXT, pdf, png)
     _check_saved(pdf, png)
+    ((examples, layout, text),) = calls
+    test = read_h5(files["test"]).datasets
+    gan = read_h5(files["convolved_gan"]).datasets["spectra"]
+    assert list(examples) == CLASSES and (layout, text) == (LAYOUT, TEXT)
+    for name, index in (("dimer", 1), ("goodenough", 0)):  # labels [1, 0, 1, 0]
+        shown = examples[name]
+        np.testing.assert_array_equal(shown["unconvolved"], test["unconvolved"][index])
+        np.testing.assert_array_equal(shown["convolved_gan"], gan[index])
+        np.testing.assert_array_equal(shown["convolved"], test["convolved"][index])
 
 
 def test_make_fig5_and_its_missing_inputs(files, tmp_path):
@@ -318,11 +328,19 @@ def test_make_training_marks_the_selected_checkpoints(files, tmp_path, monkeypat
     assert len(selection) == 6 and selection[0]["frechet_distance"] == 5.0
 
 
-def test_make_data_overview_from_per_model_files(files, tmp_path):
+def test_make_data_overview_from_per_model_files(files, tmp_path, monkeypatch):
+    calls = _capture(monkeypatch, "data_overview")
     pdf, png = _out(tmp_path, "data_overview")
     simulated = {m: files[f"simulated_{m}"] for m in PARAM_NAMES}
     figures.make_data_overview(simulated, LAYOUT, TEXT, pdf, png)
     _check_saved(pdf, png)
+    ((params, names, examples, _, _),) = calls
+    assert names == {m: list(n) for m, n in PARAM_NAMES.items()}
+    for model, path in simulated.items():
+        data = read_h5(path).datasets
+        np.testing.assert_array_equal(params[model], data["params"])
+        np.testing.assert_array_equal(examples[model][0], data["convolved"][0])
+        np.testing.assert_array_equal(examples[model][1], data["unconvolved"][0])
 
 
 def test_make_data_overview_refuses_params_that_do_not_match_their_names(files, tmp_path):
