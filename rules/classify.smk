@@ -1,8 +1,5 @@
 """DUQ classifiers, classical deconvolution baselines, the accuracy table and kernel values."""
 
-DUQ = f"{RESULTS}/duq"
-BASELINE = f"{RESULTS}/baselines"
-
 
 rule ood_set:
     input:

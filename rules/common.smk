@@ -103,6 +103,8 @@ def shard_files(wildcards):
 
 
 FIGURES = f"{RESULTS}/figures"
+DUQ = f"{RESULTS}/duq"
+BASELINE = f"{RESULTS}/baselines"
 
 
 def figure_outputs(name, category):

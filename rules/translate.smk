@@ -52,7 +52,7 @@ rule translation_quality:
         exp2sim=f"{TRANSLATED}/test_exp2sim.h5",
         sim2exp=f"{TRANSLATED}/test_sim2exp.h5",
         exp2sim_selected=(rules.translate_test_selected.output[0] if BACK_TRANSLATION else []),
-        baselines=expand(f"{RESULTS}/baselines/test_{{method}}.h5", method=BASELINE_METHODS),
+        baselines=expand(f"{BASELINE}/test_{{method}}.h5", method=BASELINE_METHODS),
     output:
         report(
             f"{TABLES}/translation_quality.csv",
