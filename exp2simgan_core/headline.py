@@ -12,6 +12,7 @@ the README's numbers are the demo's output, never typed.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from exp2simgan_core.applicability import ZONES
@@ -34,6 +35,13 @@ def _pct(value: str) -> str:
     return f"{100 * float(value):.1f}" if value else "-"
 
 
+def _section(intro: str, columns: Sequence[str], aligns: str, rows: Iterable[Sequence]) -> str:
+    """A paragraph and a Markdown table under it; ``aligns``: 'l' or 'r' per column."""
+    rule = "|" + "".join(" --- |" if a == "l" else " ---: |" for a in aligns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join([intro, "", "| " + " | ".join(columns) + " |", rule, *body])
+
+
 def headline_markdown(
     accuracy_csv: str | Path,
     verdicts_csv: str | Path,
@@ -47,75 +55,56 @@ def headline_markdown(
         f"{name} [{k_dimer:.2f} | {k_goodenough:.2f}]"
         for name, (k_dimer, k_goodenough) in PAPER_EXPERIMENT.items()
     )
-    lines = [
+    accuracy = _section(
         f"Accuracy of the DUQ classifiers on the held-out test set (preset `{preset}`; Wilson 95 % "
         "intervals), beside the paper's; a translated row against the raw row of the same "
         "spectra: spectra fixed / broken by the translation and McNemar's exact p:",
-        "",
-        "| DUQ trained on | evaluated on | n | this run, % | 95 % interval | paper, % "
-        "| against raw |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    for r in _rows(accuracy_csv):
-        lines.append(
-            f"| {r['trained_on']} | {r['evaluated_on']} | {r['n_spectra']} | "
-            f"{_pct(r['accuracy'])} | {_pct(r['ci_low'])}-{_pct(r['ci_high'])} | "
-            f"{_pct(r['paper_accuracy'])} | {paired_text(r)} |"
-        )
-    lines += [
-        "",
+        ("DUQ trained on", "evaluated on", "n", "this run, %", "95 % interval", "paper, %",
+         "against raw"),
+        "llrrrrl",
+        ((r["trained_on"], r["evaluated_on"], r["n_spectra"], _pct(r["accuracy"]),
+          f"{_pct(r['ci_low'])}-{_pct(r['ci_high'])}", _pct(r["paper_accuracy"]), paired_text(r))
+         for r in _rows(accuracy_csv)),
+    )  # fmt: skip
+    verdicts = _section(
         "The pseudo-experiment (Goodenough best fit through the experiment model, one row per "
         "classifier and translation): noise realisations classified Goodenough and the mean "
         "kernel values [Dimer | Goodenough]; the paper's measured PCSMO, trained on unconvolved "
         f"spectra: {paper_pcsmo}.",
-        "",
-        "| DUQ trained on | spectra | classified Goodenough | mean kernels |",
-        "| --- | --- | ---: | ---: |",
-    ]
-    for r in _rows(verdicts_csv):
-        if r["set"] != "experiment":
-            continue
-        lines.append(
-            f"| {r['trained_on']} | {r['translation'].replace('_', ' ')} | "
-            f"{r['n_goodenough']} of {r['n_spectra']} | "
-            f"[{float(r['k_dimer_mean']):.2f} \\| {float(r['k_goodenough_mean']):.2f}] |"
-        )
-    lines += [
-        "",
+        ("DUQ trained on", "spectra", "classified Goodenough", "mean kernels"),
+        "llrr",
+        ((r["trained_on"], r["translation"].replace("_", " "),
+          f"{r['n_goodenough']} of {r['n_spectra']}",
+          f"[{float(r['k_dimer_mean']):.2f} \\| {float(r['k_goodenough_mean']):.2f}]")
+         for r in _rows(verdicts_csv) if r["set"] == "experiment"),
+    )  # fmt: skip
+    quality = _section(
         "Translations of the test spectra scored against the true spectra of the target domain "
         "(a check of this reproduction; the paper reports none): PSNR and SSIM before and after, "
         "and the cosine between the change made and the change needed (1: the right direction, "
         "0: unrelated):",
-        "",
-        "| translation | direction | PSNR before -> after, dB | SSIM before -> after "
-        "| change cosine |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
-    for r in _rows(quality_csv):
-        if r["model_class"] != "all":
-            continue
-        lines.append(
-            f"| {METHOD_NAMES.get(r['method'], r['method'])} | {r['direction']} | "
-            f"{float(r['psnr_before']):.2f} -> {float(r['psnr_after']):.2f} | "
-            f"{float(r['ssim_before']):.3f} -> {float(r['ssim_after']):.3f} | "
-            f"{float(r['change_cosine']):.2f} |"
-        )
+        ("translation", "direction", "PSNR before -> after, dB", "SSIM before -> after",
+         "change cosine"),
+        "llrrr",
+        ((METHOD_NAMES.get(r["method"], r["method"]), r["direction"],
+          f"{float(r['psnr_before']):.2f} -> {float(r['psnr_after']):.2f}",
+          f"{float(r['ssim_before']):.3f} -> {float(r['ssim_after']):.3f}",
+          f"{float(r['change_cosine']):.2f}")
+         for r in _rows(quality_csv) if r["model_class"] == "all"),
+    )  # fmt: skip
     counts: dict[str, dict[str, int]] = {}
     for r in _rows(single_csv):
         if r["direction"] == "exp2sim":
             counts.setdefault(r["set"], dict.fromkeys(ZONES, 0))[r["zone"]] += 1
-    lines += [
-        "",
+    single = _section(
         "Single spectra rated alone, as a measurement arrives, by their mean squared distance to "
         "their nearest training spectra (Exp2Sim encoder features; zones calibrated on single "
         "held-out and far-away spectra):",
-        "",
-        "| set | " + " | ".join(z.replace("_", " ") for z in ZONES) + " |",
-        "| --- |" + " ---: |" * len(ZONES),
-    ]
-    for name, by_zone in counts.items():
-        lines.append(f"| {name} | " + " | ".join(str(by_zone[z]) for z in ZONES) + " |")
-    return "\n".join(lines) + "\n"
+        ("set", *(z.replace("_", " ") for z in ZONES)),
+        "l" + "r" * len(ZONES),
+        ((name, *(by_zone[z] for z in ZONES)) for name, by_zone in counts.items()),
+    )
+    return "\n\n".join((accuracy, verdicts, quality, single)) + "\n"
 
 
 def write_headline(
