@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import streams
+from .dataset import check_spectra
 from .io import DataFileError, check_writable, read_h5, read_torch_file, write_h5
 from .physics.layout import Layout2D, Layout3D
 from .physics.models import MODELS, get_model
@@ -206,7 +207,12 @@ def _read_spectra(
         spectrum, attrs = load_user_spectrum(path, layout)
         return spectrum[np.newaxis], attrs
     shape = layout.shape if isinstance(layout, Layout2D) else layout
-    return read_h5(path, required=("spectra",), trailing_shape=shape).datasets["spectra"], {}
+    spectra = read_h5(path, required=("spectra",), trailing_shape=shape).datasets["spectra"]
+    try:
+        check_spectra(spectra, dims=len(shape))
+    except ValueError as err:
+        raise DataFileError(f"{path}: {err}") from None
+    return spectra, {}
 
 
 def _read_translate_input(
@@ -249,6 +255,10 @@ def _translate(args: argparse.Namespace) -> None:
     loaded = load_generator(Path(args.checkpoint), args.direction)
     layout = _layout_of(_checkpoint_spectrum_section(args.checkpoint))  # a generator takes any size
     spectra, rebin_attrs = _read_translate_input(source, args.direction, layout)
+    try:
+        loaded.check_input(spectra)
+    except ValueError as err:
+        raise DataFileError(f"{source}: {err}") from None
     translated = translate_spectra(loaded, spectra, device=resolve_device(args.device))
     attrs = {
         "direction": args.direction,

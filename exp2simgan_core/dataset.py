@@ -99,7 +99,7 @@ def check_spectra(
             "spectrum as spectrum[None]"
         )
     if len(x) == 0:
-        raise ValueError(f"{what} got no spectrum (shape {x.shape})")
+        raise ValueError(f"no spectrum: an empty stack of shape {x.shape}")
     if shape is not None and x.shape[1:] != tuple(shape):
         size, unit = " x ".join(map(str, x.shape[1:])), "pixels" if dims == 2 else "bins"
         raise ValueError(

@@ -298,6 +298,14 @@ def test_classify_refuses_a_wrong_shape_and_a_gan_checkpoint(
     err = capsys.readouterr().err
     assert err.startswith("exp2simgan classify: error: ") and err.count("\n") == 1
     assert f"{checkpoint} is not a DUQ checkpoint" in err
+    spectra = _duq_spectra(2, 3)
+    spectra[1, 0, 0] = np.inf
+    write_h5(source, {"spectra": spectra}, {})
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(source)]) == 2
+    assert f"{source}: spectrum 1 contains Inf" in capsys.readouterr().err
+    write_h5(source, {"spectra": spectra[:0]}, {})
+    assert main(["classify", "--checkpoint", str(duq_checkpoint), "--in", str(source)]) == 2
+    assert f"{source}: no spectrum: an empty stack" in capsys.readouterr().err
 
 
 def test_device_auto_runs_and_an_unknown_or_absent_device_exits_2(

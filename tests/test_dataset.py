@@ -267,7 +267,7 @@ def test_check_spectra_of_volumes_names_each_problem():
     assert checked.dtype == np.float32 and checked.shape == volumes.shape
     cases = [
         (volumes[0], "the 3D layout expects spectra of shape \\(n, H, K, E\\), got shape"),
-        (volumes[:0], "the 3D layout got no spectrum"),
+        (volumes[:0], r"no spectrum: an empty stack of shape \(0, 6, 6, 8\)"),
         (volumes[:, :, :, :6], "spectra are 6 x 6 x 6 bins but the 3D layout expects 6 x 6 x 8"),
         (volumes.astype(complex), "spectra must be real numbers, got dtype complex128"),
     ]
