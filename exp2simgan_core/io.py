@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,12 +82,23 @@ def read_torch_file(path: str | Path, what: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such {what}")
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # zip archive or pickle
+        found = f"it starts {head!r}" if head else "it is empty"
+        raise ValueError(f"{path}: not a readable {what} (not a torch file: {found})")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many unrelated types for foreign or damaged files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError:
         raise ValueError(
-            f"{path}: not a readable {what} ({type(err).__name__}: {reason[:200]})"
+            f"{path}: not a readable {what} (it holds Python objects other than tensors and "
+            "plain data, which are not loaded because loading them would run code)"
+        ) from None
+    except Exception as err:  # torch raises many unrelated types for damaged files
+        reason = str(err).strip().split(". ")[0].splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"{path}: not a readable {what} (truncated or damaged: "
+            f"{type(err).__name__}{': ' + reason[:160] if reason else ''})"
         ) from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: not a {what} (it holds a {type(state).__name__})")

@@ -13,6 +13,7 @@ from exp2simgan_core.io import (
     DataFileError,
     check_writable,
     read_h5,
+    read_torch_file,
     write_h5,
 )
 from exp2simgan_core.user_spectra import read_user_spectrum
@@ -286,3 +287,32 @@ def test_files_do_not_depend_on_the_order_attributes_are_given_in(tmp_path):
     write_h5(tmp_path / "b.h5", spectra, {"r": "s", "q": [1, 2], "p": {"x": 1}})
     with h5py.File(tmp_path / "a.h5") as a, h5py.File(tmp_path / "b.h5") as b:
         assert a.attrs["content_sha256"] == b.attrs["content_sha256"]
+
+
+class _NotPlainData:
+    """A pickled object that ``weights_only`` loading refuses."""
+
+
+def test_read_torch_file_names_each_kind_of_bad_file(tmp_path):
+    import torch
+
+    good = tmp_path / "good.pt"
+    torch.save({"weights": torch.ones(3)}, good)
+    assert read_torch_file(good, "checkpoint")["weights"].tolist() == [1.0, 1.0, 1.0]
+    data = good.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.pt").write_text("weights")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    torch.save({"weights": _NotPlainData()}, tmp_path / "objects.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    expected = {
+        "truncated": r"not a readable checkpoint \(truncated or damaged: RuntimeError",
+        "text": r"not a readable checkpoint \(not a torch file: it starts b'weig'\)",
+        "empty": r"not a readable checkpoint \(not a torch file: it is empty\)",
+        "objects": r"not a readable checkpoint \(it holds Python objects other than tensors",
+        "list": r"not a checkpoint \(it holds a list\)",
+        "missing": r"no such checkpoint",
+    }
+    for name, message in expected.items():
+        with pytest.raises(ValueError, match=rf"{name}\.pt: {message}"):
+            read_torch_file(tmp_path / f"{name}.pt", "checkpoint")
