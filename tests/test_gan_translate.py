@@ -12,7 +12,12 @@ from exp2simgan_core.gan.checkpoint import DataScaling, LoadedGenerator, load_ge
 from exp2simgan_core.gan.networks import ResnetGenerator
 from exp2simgan_core.gan.settings import GanSettings, GeneratorSettings
 from exp2simgan_core.gan.train import train
-from exp2simgan_core.gan.translate import change_agreement, translate_spectra, translation_quality
+from exp2simgan_core.gan.translate import (
+    change_agreement,
+    mean_interval,
+    translate_spectra,
+    translation_quality,
+)
 
 translate_module = importlib.import_module("exp2simgan_core.gan.translate")
 
@@ -146,9 +151,11 @@ def test_quality_keys_and_the_perfect_translation(exp2sim):
     before = _spectra((2, 28, 32), seed=3)
     quality = translation_quality(target.copy(), target, before)
     assert set(quality) == {
-        "psnr_before", "psnr_after", "ssim_before", "ssim_after", "change_cosine", "change_size"
+        "psnr_before", "psnr_after", "ssim_before", "ssim_after", "change_cosine", "change_size",
+        "psnr_gain_low", "psnr_gain_high",
     }  # fmt: skip
     assert quality["psnr_after"] == math.inf  # identical covered pixels: PSNR is infinite
+    assert math.isnan(quality["psnr_gain_low"])  # no interval for an infinite change
     assert quality["change_cosine"] == pytest.approx(1.0) and quality["change_size"] == 1.0
     assert quality["ssim_after"] == pytest.approx(1.0, abs=1e-12)
     assert quality["psnr_before"] < 20 and quality["ssim_before"] < 0.9
@@ -156,6 +163,25 @@ def test_quality_keys_and_the_perfect_translation(exp2sim):
     quality = translation_quality(pred, target, before)
     assert all(np.isfinite(v) for v in quality.values())
 
+
+
+def test_mean_interval_is_the_student_t_interval():
+    values = np.array([1.0, 2.0, 4.0, 7.0])  # mean 3.5, sample sd sqrt(7), t(0.975, 3) = 3.182446
+    low, high = mean_interval(values)
+    half = 3.182446305284263 * 7**0.5 / 2
+    assert (low, high) == pytest.approx((3.5 - half, 3.5 + half), rel=1e-12)
+    assert mean_interval(values, level=0.5)[1] - 3.5 < half / 3  # narrower at a lower level
+    assert all(math.isnan(v) for v in mean_interval(np.array([1.0])))
+    assert all(math.isnan(v) for v in mean_interval(np.array([1.0, math.inf])))
+
+
+def test_the_psnr_change_interval_covers_the_mean_change():
+    target = _spectra((12, 28, 32), seed=2) * 4
+    before = _spectra((12, 28, 32), seed=3)
+    pred = 0.5 * (target + before)  # halfway: PSNR rises for every spectrum
+    quality = translation_quality(pred, target, before)
+    change = quality["psnr_after"] - quality["psnr_before"]
+    assert 0 < quality["psnr_gain_low"] < change < quality["psnr_gain_high"]
 
 def test_change_agreement_direction_and_size():
     rng = np.random.default_rng(4)

@@ -37,9 +37,11 @@ def tables(tmp_path):
     quality = _csv(tmp_path / "quality.csv", QUALITY_COLUMNS, [
         {"method": method, "model_class": model_class, "direction": "exp2sim", "n_spectra": 8,
          "psnr_before": 26.0, "psnr_after": psnr, "ssim_before": 0.7, "ssim_after": 0.71234,
-         "change_cosine": 0.456, "change_size": 0.2}
-        for method, model_class, psnr in (("gan", "dimer", 30.0), ("gan", "all", 25.5),
-                                          ("richardson_lucy", "all", 26.789))
+         "change_cosine": 0.456, "change_size": 0.2, "psnr_gain_low": low,
+         "psnr_gain_high": low + 0.4}
+        for method, model_class, psnr, low in (("gan", "dimer", 30.0, 3.5),
+                                               ("gan", "all", 25.5, -0.7),
+                                               ("richardson_lucy", "all", 26.789, float("nan")))
     ])  # fmt: skip
     single = _csv(tmp_path / "single.csv", ALONE_COLUMNS, [
         {"direction": d, "set": s, "spectrum": i, "measure": "nearest_5", "distance": 1.0,
@@ -59,8 +61,8 @@ def test_headline_shows_the_run_beside_the_paper(tables):
     assert "| unconvolved | wiener | 160 | 50.0 | 42.0-58.0 | - |" in text
     assert "| unconvolved | gan deconvolved | 9 of 10 | [0.12 \\| 0.88] |" in text
     assert "negative_control | 8 of 20" not in text  # only the pseudo-experiment's verdicts
-    assert "| GAN | exp2sim | 26.00 -> 25.50 | 0.700 -> 0.712 | 0.46 |" in text
-    assert "| Richardson-Lucy | exp2sim | 26.00 -> 26.79 |" in text
+    assert "| GAN | exp2sim | 26.00 -> 25.50 | -0.50 (-0.70 to -0.30) | 0.700 -> 0.712 | 0.46 |" in text
+    assert "| Richardson-Lucy | exp2sim | 26.00 -> 26.79 | +0.79 | 0.700" in text  # no interval
     assert "30.00" not in text  # one row per method and direction: all classes
     assert "| experiment | 1 | 0 | 0 |" in text  # the Exp2Sim direction's zones only
     assert "| negative_control | 0 | 1 | 2 |" in text

@@ -450,6 +450,7 @@ def test_smoke_tables(smoke_run):
     assert _csv_header(tables / "translation_quality.csv") == [
         "method", "model_class", "direction", "n_spectra",
         "psnr_before", "psnr_after", "ssim_before", "ssim_after", "change_cosine", "change_size",
+        "psnr_gain_low", "psnr_gain_high",
     ]  # fmt: skip
     assert _csv_header(tables / "gan_selection.csv") == [
         "checkpoint", "iteration", "direction", "features", "frechet_distance", "selected",

@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.stats import t as student_t
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from exp2simgan_core.dataset import fill_masked
@@ -39,6 +40,7 @@ from exp2simgan_core.gan.networks import MIN_FULL_SIZE, translate_full
 from exp2simgan_core.gan.settings import SIZE_MULTIPLE
 
 CHANGE_KEYS = ("change_cosine", "change_size")  # change_agreement, mean over spectra
+GAIN_KEYS = ("psnr_gain_low", "psnr_gain_high")  # 95 % interval of the mean PSNR change, dB
 MAX_VOXELS = 2**24  # bins of one spectrum above which it is translated in tiles along its last axis
 TILE_OVERLAP = 0.25  # fraction of a tile shared with its neighbour
 SSIM_WINDOW = 7  # skimage's default window; shrunk (odd) for spectra smaller than it
@@ -166,9 +168,12 @@ def translation_quality(pred: np.ndarray, target: np.ndarray, before: np.ndarray
     spectrum). Per spectrum, data_range is the target's maximum over covered pixels; PSNR uses
     only pixels covered in both arrays compared, SSIM fills NaN with 0. PSNR of identical covered
     pixels is ``inf`` (so is a mean including it). Returns {psnr_before, psnr_after, ssim_before,
-    ssim_after, change_cosine, change_size} as floats (the last two: ``change_agreement``,
-    averaged over spectra). Raises ValueError on differing shapes, an empty set, a target without
-    positive intensity or one equal to its ``before``.
+    ssim_after, change_cosine, change_size, psnr_gain_low, psnr_gain_high} as floats:
+    ``change_agreement`` averaged over spectra, and the 95 % Student-t interval of the mean
+    per-spectrum PSNR change (after - before, dB), which says whether the spectra gain or lose
+    more than their spread allows by chance (the spread of the spectra, not of training runs;
+    NaN for a single spectrum or an infinite PSNR). Raises ValueError on differing shapes, an
+    empty set, a target without positive intensity or one equal to its ``before``.
     """
     pred, target, before = (np.asarray(a, dtype=np.float64) for a in (pred, target, before))
     if not pred.shape == target.shape == before.shape:
@@ -192,6 +197,17 @@ def translation_quality(pred: np.ndarray, target: np.ndarray, before: np.ndarray
                 *change_agreement(pred[i], target[i], before[i]),
             )
         )
-    means = np.mean(np.array(rows), axis=0)
+    rows = np.array(rows)
     keys = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", *CHANGE_KEYS)
-    return {k: float(v) for k, v in zip(keys, means, strict=True)}
+    quality = {k: float(v) for k, v in zip(keys, rows.mean(axis=0), strict=True)}
+    return quality | dict(zip(GAIN_KEYS, mean_interval(rows[:, 1] - rows[:, 0]), strict=True))
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The two-sided Student-t interval at ``level`` of the mean of ``values``, a 1D sample
+    of independent values; (NaN, NaN) for fewer than two or any not finite."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2 or not np.isfinite(values).all():
+        return math.nan, math.nan
+    half = student_t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5
+    return float(values.mean() - half), float(values.mean() + half)

@@ -18,7 +18,7 @@ QUALITY_COLUMNS = (
     "method",
     "model_class", "direction", "n_spectra",
     "psnr_before", "psnr_after", "ssim_before", "ssim_after",
-    "change_cosine", "change_size",
+    "change_cosine", "change_size", "psnr_gain_low", "psnr_gain_high",
 )  # fmt: skip
 
 
