@@ -4,7 +4,8 @@
 ``translation_quality.csv``, ``applicability_single.csv``) and returns one Markdown section: the
 accuracy table with Wilson 95 % intervals beside the paper's numbers, the pseudo-experiment's
 verdicts over its noise realisations, how close the translations of the test spectra come to the
-true spectra (with the 95 % interval of the mean PSNR change), and how many single spectra of each experiment-like set land in each zone.
+true spectra (with the 95 % interval of the mean PSNR change), and how many single spectra of
+each experiment-like set land in each zone.
 ``splice_readme`` replaces the part of README.md between ``BEGIN`` and ``END`` with it, so that
 the README's numbers are the demo's output, never typed.
 """
