@@ -164,7 +164,6 @@ def test_quality_keys_and_the_perfect_translation(exp2sim):
     assert all(np.isfinite(v) for v in quality.values())
 
 
-
 def test_mean_interval_is_the_student_t_interval():
     values = np.array([1.0, 2.0, 4.0, 7.0])  # mean 3.5, sample sd sqrt(7), t(0.975, 3) = 3.182446
     low, high = mean_interval(values)
@@ -182,6 +181,7 @@ def test_the_psnr_change_interval_covers_the_mean_change():
     quality = translation_quality(pred, target, before)
     change = quality["psnr_after"] - quality["psnr_before"]
     assert 0 < quality["psnr_gain_low"] < change < quality["psnr_gain_high"]
+
 
 def test_change_agreement_direction_and_size():
     rng = np.random.default_rng(4)
