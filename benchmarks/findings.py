@@ -14,7 +14,8 @@ the rows of its tables that carry the findings, as a Markdown table:
   broken and McNemar's exact p; the Richardson-Lucy row for comparison;
 - (d) the pseudo-experiment: noise realisations called Goodenough by the unconvolved classifier,
   raw / GAN-deconvolved, and the mean kernels [Dimer | Goodenough];
-- (e) Exp2Sim's PSNR change on the test spectra with its 95 % interval, and change cosine;
+- (e) Exp2Sim's PSNR on the test spectra before and after, the change with its 95 % interval,
+  and the change cosine;
 - (f) single spectra rated alone (Exp2Sim features): the pseudo-experiment's trustworthy count,
   the negative control's trustworthy / expert opinion / untrustworthy.
 """
@@ -84,9 +85,10 @@ def findings(run: Path) -> dict[str, str]:
             f"[{float(r['k_dimer_mean']):.2f} \\| {float(r['k_goodenough_mean']):.2f}]"
             for r in pseudo.values()
         ),
-        "(e) Exp2Sim PSNR change, dB [95 %]; change cosine": (
-            f"{change:+.2f} [{float(exp2sim['psnr_gain_low']):+.2f}, "
-            f"{float(exp2sim['psnr_gain_high']):+.2f}]; {float(exp2sim['change_cosine']):.2f}"
+        "(e) Exp2Sim PSNR, dB: before -> after (change [95 %]); change cosine": (
+            f"{float(exp2sim['psnr_before']):.2f} -> {float(exp2sim['psnr_after']):.2f} "
+            f"({change:+.2f} [{float(exp2sim['psnr_gain_low']):+.2f}, "
+            f"{float(exp2sim['psnr_gain_high']):+.2f}]); {float(exp2sim['change_cosine']):.2f}"
         ),
         "(f) pseudo-experiment trustworthy; negative control by zone": (
             f"{zones['experiment']['trustworthy']}; "
