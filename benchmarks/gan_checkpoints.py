@@ -9,7 +9,10 @@ by Exp2Sim and prints the unconvolved classifier's accuracy on them (the row "un
 gan_deconvolved" of ``accuracy.csv``) with the fraction called Dimer, PSNR and change cosine
 against the true unconvolved spectra, the noise realisations of the pseudo-experiment called
 Goodenough, and the checkpoint's Fréchet distance. It uses the test labels and pairs, which a
-selection must not, so it describes a run and selects nothing.
+selection must not, so it describes a run and selects nothing. The column "train %" is what a
+selection could use: the same classifier's accuracy on the Exp2Sim translations of the training
+set's convolved spectra, whose model labels the simulation gives (no test spectrum, and spectra
+the classifier never saw convolved).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def main() -> None:
     test = read_h5(args.run / "data/test.h5", required=("convolved", "unconvolved", "label"))
     convolved, truth = test.datasets["convolved"], test.datasets["unconvolved"]
     labels = test.datasets["label"]
+    train = read_h5(args.run / "data/train.h5", required=("convolved", "label")).datasets
     experiment = read_h5(args.run / "data/reference/experiment.h5", required=("spectra",))
     duq = load_duq(args.run / "duq/unconvolved.pt")
     with open(args.run / "tables/gan_selection.csv", newline="") as f:
@@ -47,7 +51,7 @@ def main() -> None:
     )
     print(
         "checkpoint            accuracy %  Dimer %  PSNR dB  cosine  pseudo-exp Goodenough  "
-        "Frechet  selected"
+        "Frechet  selected  train %"
     )
     for path in sorted((args.run / "gan2d/run/checkpoints").glob("iter_*.pt")):
         generator = load_generator(path, "exp2sim")
@@ -56,12 +60,14 @@ def main() -> None:
         quality = translation_quality(translated, truth, convolved)
         pseudo = classify(duq, translate_spectra(generator, experiment.datasets["spectra"]))
         row = selection.get(path.name, {})
+        on_train = classify(duq, translate_spectra(generator, train["convolved"])).predicted
         print(
             f"{path.name:<20} {100 * np.mean(predicted == labels):10.1f} "
             f"{100 * np.mean(predicted == dimer):8.0f} {quality['psnr_after']:8.2f} "
             f"{quality['change_cosine']:7.2f} "
             f"{np.sum(pseudo.predicted != dimer):>10} of {len(pseudo.predicted):<10} "
-            f"{float(row.get('frechet_distance', 'nan')):8.4f}  {row.get('selected', '-')}"
+            f"{float(row.get('frechet_distance', 'nan')):8.4f}  {row.get('selected', '-'):<8} "
+            f"{100 * np.mean(on_train == train['label']):7.1f}"
         )  # fmt: skip
 
 
