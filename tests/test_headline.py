@@ -69,6 +69,19 @@ def test_headline_shows_the_run_beside_the_paper(tables):
     assert "| negative_control | 0 | 1 | 2 |" in text
 
 
+def test_a_back_translated_run_names_its_generators(tables, tmp_path):
+    accuracy, verdicts, quality, single = tables
+    assert "back-translat" not in headline_markdown(*tables, preset="demo")
+    with open(quality) as f:
+        rows = list(csv.DictReader(f))
+    rows.append(rows[1] | {"method": "gan_without_back_translation", "psnr_after": 25.0})
+    quality = _csv(tmp_path / "quality_bt.csv", QUALITY_COLUMNS, rows)
+    text = headline_markdown(accuracy, verdicts, quality, single, preset="demo")
+    assert "| GAN + back-translation | exp2sim | 26.00 -> 25.50 |" in text
+    assert "| GAN alone | exp2sim | 26.00 -> 25.00 |" in text
+    assert "McNemar's exact p. The GAN-deconvolved spectra are those of the back-translated" in text
+
+
 def test_splice_replaces_only_the_marked_block(tables, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\n{BEGIN}\nold numbers\n{END}\n\nrest\n")
