@@ -23,15 +23,15 @@ the rows of its tables that carry the findings, as a Markdown table:
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from exp2simgan_core.applicability import ZONES
+from exp2simgan_core.headline import zone_counts
+from exp2simgan_core.io import read_rows
 
 
 def _rows(run: Path, table: str) -> list[dict[str, str]]:
-    with open(run / "tables" / table, newline="") as f:
-        return list(csv.DictReader(f))
+    return read_rows(run / "tables" / table)
 
 
 def _find(rows: list[dict[str, str]], **match: str) -> dict[str, str]:
@@ -65,10 +65,7 @@ def findings(run: Path) -> dict[str, str]:
     }
     exp2sim = _find(quality, method="gan", model_class="all", direction="exp2sim")
     change = float(exp2sim["psnr_after"]) - float(exp2sim["psnr_before"])
-    zones = {name: dict.fromkeys(ZONES, 0) for name in ("experiment", "negative_control")}
-    for row in single:
-        if row["direction"] == "exp2sim" and row["set"] in zones:
-            zones[row["set"]][row["zone"]] += 1
+    zones = zone_counts(single)
     return {
         "(a) own domain, unconv / conv": " / ".join(
             _accuracy(acc, d, d, interval=False) for d in ("unconvolved", "convolved")

@@ -18,7 +18,6 @@ the classifier never saw convolved).
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from exp2simgan_core.duq import load_duq
 from exp2simgan_core.duq.training import classify
 from exp2simgan_core.gan.checkpoint import load_generator
 from exp2simgan_core.gan.translate import translate_spectra, translation_quality
-from exp2simgan_core.io import read_h5
+from exp2simgan_core.io import read_h5, read_rows
 from exp2simgan_core.vocabulary import CLASSES
 
 
@@ -41,8 +40,11 @@ def main() -> None:
     train = read_h5(args.run / "data/train.h5", required=("convolved", "label")).datasets
     experiment = read_h5(args.run / "data/reference/experiment.h5", required=("spectra",))
     duq = load_duq(args.run / "duq/unconvolved.pt")
-    with open(args.run / "tables/gan_selection.csv", newline="") as f:
-        selection = {r["checkpoint"]: r for r in csv.DictReader(f) if r["direction"] == "exp2sim"}
+    selection = {
+        r["checkpoint"]: r
+        for r in read_rows(args.run / "tables/gan_selection.csv")
+        if r["direction"] == "exp2sim"
+    }
     raw = classify(duq, convolved).predicted
     dimer = CLASSES.index("dimer")
     print(

@@ -325,6 +325,12 @@ def write_csv(path: str | Path, columns: Sequence[str], rows: Sequence[dict]) ->
         writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
 
 
+def read_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV written by :func:`write_csv`, as dicts of strings."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically (``util.atomic_path``)."""
     with atomic_path(path) as tmp:
